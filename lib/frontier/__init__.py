@@ -1,0 +1,16 @@
+"""frontier: the helper library of the Frontier course.
+
+Lessons (the notebooks in ``notebooks/``) tell; this package does. One module per workload
+(``bit``, ``galaxy``, ``video``, ``esrgan``, ``quantum``, ``tinyml``) and a few shared ones:
+``profiles`` (smoke / quick / full sizes), ``report`` (recorded results), ``data`` (downloads,
+the registry, embedded and simulated data), ``train`` (a strategy-aware training loop) and
+``environment`` (version guard and environment report).
+
+Importing ``frontier`` is cheap: TensorFlow is imported by the modules that need it.
+"""
+
+from frontier.environment import check_environment
+from frontier.profiles import PROFILES, profile
+
+__version__ = "0.1.0"
+__all__ = ["PROFILES", "check_environment", "profile", "__version__"]

@@ -1,0 +1,5 @@
+"""Simulators with known ground truth, for the offline ``quick`` profile.
+
+Each simulator is seeded (the seed is a parameter, never global state) and returns its
+ground truth next to the data, so a lesson can check what it learned against the truth.
+"""
