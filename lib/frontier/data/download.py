@@ -170,10 +170,11 @@ def _stream(url: str, tmp: Path, *, timeout: float, progress: bool,
                 open(tmp, "wb") as out:
             header = response.headers.get("Content-Length")
             length = int(header) if header and header.isdigit() else None
+            read = getattr(response, "read1", response.read)  # whatever has arrived
             with tqdm(total=length, unit="B", unit_scale=True, desc=desc, leave=False,
                       disable=not progress) as bar:
                 while True:
-                    chunk = response.read(CHUNK)
+                    chunk = read(CHUNK)
                     if not chunk:
                         break
                     out.write(chunk)
