@@ -46,9 +46,41 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
+def import_tensorflow_quietly() -> Any:
+    """Import TensorFlow and probe its devices without the C++ start-up log.
+
+    With ``TF_CPP_MIN_LOG_LEVEL`` >= 2, TensorFlow 2.21 still writes oneDNN and CUDA-probing
+    lines to the process's stderr before its logging starts; in a notebook they land in the
+    learner's output. They are start-up chatter, not errors (a Python error is still raised),
+    so they are sent to /dev/null while TensorFlow starts. Returns the ``tensorflow`` module.
+    """
+    if "tensorflow" in sys.modules or int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 2:
+        import tensorflow as tf
+
+        return tf
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # CUDA probing logs here
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf
+
+
 def check_environment(pinned: dict[str, str] | None = None) -> bool:
-    """Warn when an installed version differs from the course's pin; True when all match."""
+    """Warn when an installed version differs from the course's pin; True when all match.
+
+    Also starts TensorFlow quietly (see :func:`import_tensorflow_quietly`), as every lesson
+    uses it.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if installed_version("tensorflow") is not None:
+        import_tensorflow_quietly()
     mismatches = version_mismatches(pinned)
     for package, (have, want) in mismatches.items():
         hint = ("on Colab, run `!pip install -r "
@@ -65,10 +97,9 @@ def check_environment(pinned: dict[str, str] | None = None) -> bool:
 
 def report() -> dict[str, Any]:
     """A dict describing this environment: versions, devices, profile defaults, data cache."""
-    import tensorflow as tf
-
     from frontier import data
 
+    tf = import_tensorflow_quietly()
     gpus = tf.config.list_physical_devices("GPU")
     return {
         "python": platform.python_version(),

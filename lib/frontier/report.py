@@ -55,8 +55,9 @@ def _in_ipython() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def record(name: str, value: Any) -> Any:
-    """Publish result ``name`` = ``value`` (JSON-convertible); returns the JSON value."""
+def record(name: str, value: Any) -> None:
+    """Publish result ``name`` = ``value`` (numbers, strings, lists and dicts of them; numpy and
+    TensorFlow values are converted). Returns nothing, so a notebook shows the value once."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"result name {name!r} must be a Python identifier, like 'coverage_80'")
     data = to_json(value)
@@ -73,7 +74,6 @@ def record(name: str, value: Any) -> Any:
     if target:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"name": name, "value": data}) + "\n")
-    return data
 
 
 def recorded() -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""CITATION.cff validates (cffconvert) and references.bib holds every paper the course names."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CFFCONVERT = ROOT / "build" / "cite-venv" / "bin" / "cffconvert"
+
+PAPERS = ["kolesnikov2020bit", "walmsley2020galaxy", "tran2018closer", "wang2018esrgan",
+          "skolik2021layerwise", "howard2017mobilenets", "chowdhery2019vww", "gal2016dropout",
+          "houlsby2011bald", "zhang2018mixup", "mcclean2018barren"]
+
+
+def test_citation_cff_validates():
+    if not CFFCONVERT.exists():
+        pytest.fail(f"{CFFCONVERT} is missing: run `make test`, which installs cffconvert into "
+                    "its own venv (it needs jsonschema<4, which Jupyter cannot live with)")
+    out = subprocess.run([str(CFFCONVERT), "--validate", "-i", str(ROOT / "CITATION.cff")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_cffconvert_rejects_a_broken_file(tmp_path):
+    if not CFFCONVERT.exists():
+        pytest.fail(f"{CFFCONVERT} is missing: run `make test`")
+    broken = tmp_path / "CITATION.cff"
+    broken.write_text((ROOT / "CITATION.cff").read_text().replace("cff-version: 1.2.0\n", ""))
+    out = subprocess.run([str(CFFCONVERT), "--validate", "-i", str(broken)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+
+
+def test_references_bib_has_the_course_papers():
+    bib = (ROOT / "course" / "references.bib").read_text()
+    keys = re.findall(r"@\w+\{([^,]+),", bib)
+    assert len(keys) == len(set(keys)), "duplicate cite keys"
+    for key in PAPERS:
+        assert key in keys, f"{key} missing from course/references.bib"
+
+
+def test_lessons_cite_known_keys():
+    from frontier.lessons import COURSE
+
+    bib = (ROOT / "course" / "references.bib").read_text()
+    for stem, _, _, paper in COURSE:
+        assert not paper or f"{{{paper}," in bib, f"{stem} cites {paper}, not in references.bib"
