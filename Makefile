@@ -1,7 +1,7 @@
 # Frontier course. Two commands do everything on a fresh machine (Python 3.11 and make):
 #   make lessons   install, then run every lesson in the default (quick) profile
 #   make test      install, then pass every test (what CI runs)
-# Others: make lab, make bench, make exercises, make grade SUBMISSIONS=dir/, make clean.
+# Others: make lab, make site, make bench, make exercises, make grade SUBMISSIONS=dir/, make clean.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -32,7 +32,10 @@ $(CITE)/.installed: requirements-cite.txt
 	@touch $@
 
 lessons: install
-	$(PY) -m frontier.lessons --profile quick --lessons "$(LESSONS)"
+	$(PY) -m frontier.lessons --profile quick --lessons "$(LESSONS)" --site
+
+site: install
+	$(PY) -m frontier.lessons --site-only
 
 test: install $(CITE)/.installed
 	$(PY) -m pytest

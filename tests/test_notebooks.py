@@ -52,3 +52,12 @@ def test_notebook_runs_in_smoke_profile(path):
     results = report.read(out)
     assert results, f"{path.name} ran but recorded no results"
     assert results.get("profile", "smoke") == "smoke"
+
+
+def test_site_builds_offline(tmp_path):
+    out = lessons.build_site(out=tmp_path / "site")
+    assert (out / "index.html").exists()
+    for path in NOTEBOOKS:
+        page = out / "lessons" / f"{path.stem}.html"
+        assert page.exists(), f"no site page for {path.name}"
+    assert "kolesnikov2020bit" in (out / "references.html").read_text()

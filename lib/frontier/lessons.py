@@ -144,13 +144,44 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def build_site(profile: str = DEFAULT_PROFILE, out: Path = ROOT / "build" / "site") -> Path:
+    """Build the course site with Sphinx + MyST-NB into ``out`` (offline; nothing executes).
+
+    Lessons executed by :func:`run` (``build/notebooks/``) are shown with their outputs;
+    lessons not run yet are shown as committed, without outputs.
+    """
+    import shutil
+
+    from sphinx.cmd.build import build_main
+
+    src = ROOT / "build" / "site-src"
+    shutil.rmtree(src, ignore_errors=True)
+    (src / "lessons").mkdir(parents=True)
+    for name in ("conf.py", "index.md", "references.md", "references.bib"):
+        shutil.copy(ROOT / "course" / name, src / name)
+    executed = output_dir(profile)
+    for path in discover():
+        ran = executed / path.name
+        shutil.copy(ran if ran.exists() else path, src / "lessons" / path.name)
+    code = build_main(["-q", "-b", "html", str(src), str(out)])
+    if code:
+        raise RuntimeError(f"sphinx-build failed with status {code}; see the messages above")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m frontier.lessons", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=PROFILES)
     parser.add_argument("--lessons", default=os.environ.get("LESSONS", ""),
                         help='lesson numbers to run, e.g. "01 07" (default: all)')
+    parser.add_argument("--site", action="store_true",
+                        help="afterwards, build the course site into build/site")
+    parser.add_argument("--site-only", action="store_true", help="only build the site")
     args = parser.parse_args(argv)
+    if args.site_only:
+        print(f"site: {build_site(args.profile) / 'index.html'}")
+        return 0
     check_name(args.profile)
     paths = select(discover(), args.lessons)
     if not paths:
@@ -166,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     total = sum(r["seconds"] for r in rows)
     print(f"\nAll {len(rows)} lesson(s) ran in {total:.0f} s.")
+    if args.site:
+        print(f"site: {build_site(args.profile) / 'index.html'}")
     return 0
 
 
