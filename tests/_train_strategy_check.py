@@ -44,8 +44,9 @@ for name, strategy in [("one", tf.distribute.OneDeviceStrategy(devices[0])),
     trainer.step((x[:16], y[:16]))
     results[name] = ([w.numpy() for w in model.weights], hist["loss"])
 
-diff = max(float(np.max(np.abs(a - b))) for a, b in zip(results["one"][0], results["mirrored"][0]))
-loss_diff = max(abs(a - b) for a, b in zip(results["one"][1], results["mirrored"][1]))
+one, mirrored = results["one"], results["mirrored"]
+diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one[0], mirrored[0], strict=True))
+loss_diff = max(abs(a - b) for a, b in zip(one[1], mirrored[1], strict=True))
 moved = max(float(np.max(np.abs(w))) for w in results["one"][0])
 print(json.dumps({"max_weight_diff": diff, "max_loss_diff": loss_diff,
                   "replicas": strategy.num_replicas_in_sync, "max_abs_weight": moved,

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def private_cache(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own FRONTIER_DATA, so no test reads or fills a user's cache."""
     cache = tmp_path_factory.mktemp("frontier-cache")
     monkeypatch.setenv("FRONTIER_DATA", str(cache))

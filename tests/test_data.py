@@ -148,7 +148,8 @@ description = "a test asset"
 def test_fetch_by_name(http_server, private_cache, tmp_path, monkeypatch):
     base, handler = http_server
     handler.files["a.bin"] = BODY
-    monkeypatch.setenv("FRONTIER_REGISTRY", str(write_registry(tmp_path, f"{base}/files/a.bin", SHA)))
+    registry = write_registry(tmp_path, f"{base}/files/a.bin", SHA)
+    monkeypatch.setenv("FRONTIER_REGISTRY", str(registry))
     assert data.fetch("toy", progress=False).read_bytes() == BODY
     with pytest.raises(KeyError, match="toy"):
         data.fetch("nope")

@@ -37,7 +37,7 @@ def test_registered_sizes_per_profile():
     with pytest.raises(KeyError, match="widht"):
         quick.replace(widht=3)
     with pytest.raises(AttributeError, match="has no size 'depth'"):
-        quick.depth
+        _ = quick.depth
 
 
 def test_register_requires_same_keys_in_every_profile():
@@ -192,7 +192,7 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path):
                           progress=False)
     assert history["step"] == list(range(1, 31))
     np.testing.assert_allclose(history["loss"], full["loss"], rtol=1e-5, atol=1e-6)
-    for a, b in zip(reference, [w.numpy() for w in model.weights]):
+    for a, b in zip(reference, [w.numpy() for w in model.weights], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 

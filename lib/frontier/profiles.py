@@ -73,7 +73,7 @@ class Sizes(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def replace(self, **changes: Any) -> "Sizes":
+    def replace(self, **changes: Any) -> Sizes:
         """A copy with some sizes changed (for a learner's experiment), unknown keys refused."""
         unknown = set(changes) - set(self._values)
         if unknown:

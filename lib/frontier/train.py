@@ -116,7 +116,7 @@ class Trainer:
             if self.model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
         grads = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
     def _distributed_step(self, batch: Any) -> tf.Tensor:
@@ -135,7 +135,8 @@ class Trainer:
         return {"loss": float(self._train_fn(batch))}
 
     # -- a loop with checkpoints ---------------------------------------------------------------
-    def fit(self, dataset: tf.data.Dataset, steps: int, *, checkpoint_dir: str | os.PathLike | None = None,
+    def fit(self, dataset: tf.data.Dataset, steps: int, *,
+            checkpoint_dir: str | os.PathLike | None = None,
             checkpoint_every: int = 100, eval_fn: Callable[[Any], dict[str, float]] | None = None,
             eval_every: int | Iterable[int] | None = None, progress: bool = True,
             ) -> dict[str, list]:

@@ -17,8 +17,7 @@ import os
 import socket
 from typing import Any
 
-from frontier.data.download import (FetchError, cache_dir, extract, fetch_url,  # noqa: F401
-                                    sha256_of)
+from frontier.data.download import FetchError, cache_dir, extract, fetch_url, sha256_of  # noqa: F401
 from frontier.data.embedded import digits, sample_image  # noqa: F401
 from frontier.data.registry import Asset, fetch, load_registry, registry_path  # noqa: F401
 

@@ -184,13 +184,14 @@ def _stream(url: str, tmp: Path, *, timeout: float, progress: bool,
     except urllib.error.HTTPError as err:
         raise FetchError(
             f"could not download {desc!r} from {url}: HTTP {err.code} {err.reason}. Check the "
-            f"URL in data/registry.toml or try later. " + _offline_advice(None, tmp.parent.parent / desc),
+            f"URL in data/registry.toml or try later. "
+            + _offline_advice(None, tmp.parent.parent / desc),
             url=url) from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as err:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
         reason = getattr(err, "reason", err)
         if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in str(reason):
             why = f"no answer within {timeout:g} s (timeout)"
-        elif isinstance(err, (ConnectionError, urllib.error.URLError)) or "Name or service" in str(reason):
+        elif isinstance(err, (ConnectionError, urllib.error.URLError)):
             why = f"no connection ({reason}); are you offline?"
         else:
             why = str(reason)

@@ -1,4 +1,5 @@
-"""CITATION.cff validates (cffconvert) and references.bib holds every paper the course names."""
+"""Repository hygiene: CITATION.cff validates (cffconvert), references.bib holds every paper
+the course names, and the code passes ruff."""
 
 from __future__ import annotations
 
@@ -49,3 +50,13 @@ def test_lessons_cite_known_keys():
     bib = (ROOT / "course" / "references.bib").read_text()
     for stem, _, _, paper in COURSE:
         assert not paper or f"{{{paper}," in bib, f"{stem} cites {paper}, not in references.bib"
+
+
+def test_library_and_tests_pass_ruff():
+    import shutil
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    out = subprocess.run([ruff, "check", "lib", "tests"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-4000:]
