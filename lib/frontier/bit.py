@@ -16,7 +16,7 @@ BiT-HyperRule. This module has the pieces of lesson ``01_bit_transfer``:
 - the input pipeline (:func:`pipeline`: random crop, a *really* random flip, MixUp) and
   fine-tuning through :class:`frontier.train.Trainer` (:func:`fine_tune`);
 - the few-shot experiment of the ``quick`` profile (:func:`digits_transfer_data`,
-  :func:`few_shot`, :func:`fewshot_curve`).
+  :func:`pretrain_upstream`, :func:`few_shot`, :func:`fewshot_curve`).
 """
 
 from __future__ import annotations
@@ -31,24 +31,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+from tqdm.auto import tqdm
 
 from frontier.profiles import register
 from frontier.train import Trainer
 
 SIZES = register(
     "bit",
-    smoke=dict(checkpoint="", dataset="digits", image_size=16, units=(1, 1), base_width=8,
-               groups=4, batch_size=8, upstream_steps=4, upstream_lr=0.03,
-               downstream_steps=4, downstream_lr=0.01, shots=(1, 5), repeats=1,
-               eval_every=2),
-    quick=dict(checkpoint="", dataset="digits", image_size=32, units=(1, 1, 1),
-               base_width=16, groups=8, batch_size=32, upstream_steps=600, upstream_lr=0.03,
-               downstream_steps=150, downstream_lr=0.01, shots=(1, 5, 10, 0), repeats=3,
-               eval_every=50),
+    smoke=dict(checkpoint="", dataset="cluttered_digits", image_size=16, units=(1, 1),
+               base_width=8, groups=4, upstream_size=256, upstream_steps=4, upstream_lr=0.03,
+               batch_size=8, downstream_steps=4, downstream_lr=0.01, downstream_batch=8,
+               shots=(1, 5), repeats=1, eval_every=2),
+    quick=dict(checkpoint="", dataset="cluttered_digits", image_size=32, units=(1, 1, 1),
+               base_width=16, groups=8, upstream_size=20_000, upstream_steps=2500,
+               upstream_lr=0.1, batch_size=64, downstream_steps=200, downstream_lr=0.03,
+               downstream_batch=32, shots=(1, 5, 10, 0), repeats=3, eval_every=50),
     full=dict(checkpoint="bit_m_r50x1", dataset="tf_flowers", image_size=0, units=(3, 4, 6, 3),
-              base_width=64, groups=32, batch_size=64, upstream_steps=0, upstream_lr=0.0,
-              downstream_steps=0, downstream_lr=0.0, shots=(1, 5, 10, 0), repeats=1,
-              eval_every=20),
+              base_width=64, groups=32, upstream_size=0, upstream_steps=0, upstream_lr=0.0,
+              batch_size=64, downstream_steps=0, downstream_lr=0.0, downstream_batch=64,
+              shots=(1, 5, 10, 0), repeats=1, eval_every=20),
 )
 
 #: Units per block of the official depths.
@@ -227,6 +228,7 @@ def load_npz(model: keras.Model, source: str | os.PathLike | Mapping[str, Any], 
         plan = [(v, a) for (v, a), k in zip(plan, loaded, strict=True) if k not in HEAD_KEYS]
         skipped += [k for k in loaded if k in HEAD_KEYS]
         loaded = [k for k in loaded if k not in HEAD_KEYS]
+    skipped += [k for k in HEAD_KEYS if k in arrays and k not in variables]  # no head here
     unexpected = sorted(set(arrays) - set(variables) - set(HEAD_KEYS))
     if missing or unexpected or wrong:
         lines = ([f"missing ({len(missing)}): " + ", ".join(missing[:20])] if missing else []) \
@@ -418,7 +420,9 @@ def pipeline(dataset: tf.data.Dataset, *, crop: int, num_classes: int, batch_siz
     random ``crop`` (``random_crop=False`` resizes straight to ``crop``: counting tasks), a
     random horizontal flip of half the images (``flip=False`` for orientation labels), whole
     batches, then ``mixup`` (a ``keras.layers.MixUp`` made outside, or None). Evaluation:
-    resize to ``crop``, in order, last batch kept. Randomness is stateless, from ``seed``.
+    resize to ``crop``, in order, last batch kept. Crops and flips are stateless functions of
+    ``seed`` and the example's index; the shuffle order is tf.data's, from ``seed`` and
+    TensorFlow's global seed (set both, e.g. ``keras.utils.set_random_seed``, to repeat a run).
     """
     resize = resize or crop
 
@@ -517,6 +521,38 @@ def scaled_boundaries(steps: int, warmup_fraction: float = 0.2) -> tuple[int, ..
             int(round(0.6 * steps)), int(round(0.9 * steps)), int(steps))
 
 
+# -- the full profile: tf_flowers --------------------------------------------------------------
+#: tf_flowers' labels, in the dataset's order.
+FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+
+
+def tf_flowers(batch_size: int, *, holdout_percent: int = 10, seed: int = 0,
+               data_dir: str | None = None) -> tuple[tf.data.Dataset, tf.data.Dataset, HyperRule]:
+    """tf_flowers (3,670 photos, 5 classes; one TFDS split) for fine-tuning with the rule.
+
+    The last ``holdout_percent`` % is held out for validation. The rule is computed for the
+    training part's size and the photos' typical 320x240 pixels (-> resize 512, crop 480,
+    500 steps, no MixUp). Returns (training batches, validation batches, rule); batches are
+    (images in [0, 1], one-hot labels). Offline and not yet downloaded: FetchError.
+    """
+    from frontier.data import tfds_load
+
+    kwargs = {"data_dir": data_dir} if data_dir else {}
+    (train, test), info = tfds_load(
+        "tf_flowers", split=[f"train[:{100 - holdout_percent}%]",
+                             f"train[{100 - holdout_percent}%:]"],
+        as_supervised=True, with_info=True, **kwargs)
+    n_train = int(info.splits["train"].num_examples * (100 - holdout_percent) / 100)
+    rule = hyperrule(n_train, (240, 320), batch_size)
+    mixup = keras.layers.MixUp(alpha=rule.mixup_alpha, seed=seed) if rule.mixup_alpha else None
+    classes = info.features["label"].num_classes
+    train_batches = pipeline(train, resize=rule.resize, crop=rule.crop, num_classes=classes,
+                             batch_size=batch_size, training=True, mixup=mixup, seed=seed)
+    test_batches = pipeline(test, crop=rule.crop, num_classes=classes, batch_size=batch_size,
+                            training=False)
+    return train_batches, test_batches, rule
+
+
 # -- the quick profile: few-shot transfer on digits ---------------------------------------------
 class TransferData(NamedTuple):
     """Upstream and downstream tasks: images (n, s, s, 3) float32 in [0, 1], labels 0..k-1."""
@@ -528,35 +564,47 @@ class TransferData(NamedTuple):
     downstream_classes: tuple[int, ...]
 
 
-def digits_transfer_data(image_size: int = 32, upstream_classes: Sequence[int] = (0, 1, 2, 3, 4),
+def digits_transfer_data(image_size: int = 32, upstream_size: int = 20_000,
+                         upstream_classes: Sequence[int] = (0, 1, 2, 3, 4),
                          downstream_classes: Sequence[int] = (5, 6, 7, 8, 9),
                          test_fraction: float = 0.5, seed: int = 0) -> TransferData:
-    """scikit-learn's digits split into two disjoint tasks: upstream (pre-training) on
-    ``upstream_classes``, downstream on the others (relabelled 0..k-1), half held out.
+    """Two disjoint tasks drawn from scikit-learn's handwritten digits over photo clutter
+    (:func:`frontier.data.synthetic.cluttered_digits`).
 
-    The 8x8 images are upsampled (bilinear) to ``image_size`` and repeated to 3 channels.
+    Upstream (pre-training): ``upstream_size`` renderings of the ``upstream_classes`` digits,
+    a large dataset. Downstream: the other classes (relabelled 0..k-1); their source digits
+    are split into a training pool and a held-out test set (``test_fraction``), each digit
+    rendered once, so test digits are handwriting the downstream model never saw.
+    Images (n, image_size, image_size, 3) float32 in [0, 1].
     """
     from frontier.data import digits
+    from frontier.data.synthetic.cluttered_digits import cluttered_digits
 
     overlap = set(upstream_classes) & set(downstream_classes)
     if overlap:
         raise ValueError(f"upstream and downstream classes overlap: {sorted(overlap)}")
     images, labels = digits()
-    x = tf.image.resize(images[..., None] / 16.0, (image_size, image_size)).numpy()
-    x = np.clip(np.repeat(x, 3, axis=-1), 0, 1).astype(np.float32)
     rng = np.random.default_rng(seed)
+    digit_size = (int(image_size * 0.5), int(image_size * 0.75))
 
-    def task(classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        keep = np.isin(labels, classes)
-        relabel = {c: i for i, c in enumerate(classes)}
-        return x[keep], np.array([relabel[c] for c in labels[keep]], np.int64)
+    def render(keep: np.ndarray, classes: Sequence[int], n: int | None, render_seed: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+        relabel = np.full(10, -1)
+        relabel[list(classes)] = np.arange(len(classes))
+        x, y, _ = cluttered_digits(images[keep], relabel[labels[keep]], n, size=image_size,
+                                   digit_size=digit_size, seed=render_seed)
+        return x.astype(np.float32) / 255.0, y.astype(np.int64)
 
-    up = task(upstream_classes)
-    dx, dy = task(downstream_classes)
-    order = rng.permutation(len(dy))
-    n_test = int(round(test_fraction * len(dy)))
-    test, train = order[:n_test], order[n_test:]
-    return TransferData(up, (dx[train], dy[train]), (dx[test], dy[test]),
+    up = render(np.isin(labels, upstream_classes), upstream_classes, upstream_size, seed)
+    down = np.flatnonzero(np.isin(labels, downstream_classes))
+    down = down[rng.permutation(len(down))]
+    n_test = int(round(test_fraction * len(down)))
+    test_mask = np.zeros(len(labels), bool)
+    test_mask[down[:n_test]] = True
+    train_mask = np.zeros(len(labels), bool)
+    train_mask[down[n_test:]] = True
+    return TransferData(up, render(train_mask, downstream_classes, None, seed + 1),
+                        render(test_mask, downstream_classes, None, seed + 2),
                         tuple(upstream_classes), tuple(downstream_classes))
 
 
@@ -589,52 +637,60 @@ def train_arrays(model: keras.Model, x: np.ndarray, y: np.ndarray, *, steps: int
                      progress=progress)
 
 
-def fewshot_curve(data: TransferData, *, units: Sequence[int], base_width: int, groups: int,
-                  upstream_steps: int, upstream_lr: float, downstream_steps: int,
-                  downstream_lr: float, batch_size: int, shots: Sequence[int] = (1, 5, 10, 0),
-                  repeats: int = 3, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """The post's Figure 1 in miniature: downstream test accuracy vs examples per class,
-    for a small BiT pre-trained upstream (then fine-tuned with a zero head) and for the same
-    network trained from scratch with the same recipe.
+def _small(data_size: int, num_classes: int | None, units: Sequence[int], base_width: int,
+           groups: int, model_seed: int) -> keras.Model:
+    keras.utils.set_random_seed(model_seed)
+    return ResNetV2(units=units, base_width=base_width, groups=groups, num_classes=num_classes,
+                    input_shape=(data_size, data_size, 3))
 
-    Returns ``{"k": [...], "pretrained": [...], "scratch": [...], "upstream_accuracy": float,
-    "all_k": int}`` (``k`` = 0 in ``shots`` means all examples; reported as the per-class
-    count). Accuracies are means over ``repeats`` draws of the few-shot examples.
-    """
-    n_up = len(data.upstream_classes)
-    n_down = len(data.downstream_classes)
+
+def pretrain_upstream(data: TransferData, *, units: Sequence[int], base_width: int,
+                      groups: int, steps: int, base_lr: float, batch_size: int, seed: int = 0,
+                      progress: bool = True) -> keras.Model:
+    """Pre-train a small BiT on ``data.upstream`` (the lesson's BiT-S/M/L stand-in)."""
     size = data.upstream[0].shape[1]
+    model = _small(size, len(data.upstream_classes), units, base_width, groups, seed)
+    train_arrays(model, *data.upstream, steps=steps, base_lr=base_lr, batch_size=batch_size,
+                 num_classes=len(data.upstream_classes), seed=seed, progress=progress)
+    return model
 
-    def make(num_classes: int, model_seed: int) -> keras.Model:
-        keras.utils.set_random_seed(model_seed)
-        return ResNetV2(units=units, base_width=base_width, groups=groups,
-                        num_classes=num_classes, input_shape=(size, size, 3))
 
-    upstream = make(n_up, seed)
-    train_arrays(upstream, *data.upstream, steps=upstream_steps, base_lr=upstream_lr,
-                 batch_size=batch_size, num_classes=n_up, seed=seed, progress=progress)
-    up_weights = to_npz_dict(upstream)
+def fewshot_curve(data: TransferData, upstream: str | os.PathLike | Mapping[str, Any], *,
+                  units: Sequence[int], base_width: int, groups: int, steps: int,
+                  base_lr: float, batch_size: int, shots: Sequence[int] = (1, 5, 10, 0),
+                  repeats: int = 3, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """The post's Figure 1 in miniature: downstream test accuracy vs examples per class, for
+    the network initialised from the ``upstream`` checkpoint (official npz layout, path or
+    dict; a new zero head) and for the same network trained from scratch, both fine-tuned
+    with the same recipe (:func:`train_arrays`: ``steps`` steps, ``base_lr``, batches of
+    ``min(batch_size, examples)``).
+
+    Returns ``{"k": [...], "pretrained": [...], "scratch": [...], "all_k": int}`` (``k`` = 0
+    in ``shots`` means all examples, reported as the smallest per-class count). Accuracies
+    are on ``data.downstream_test``, means over ``repeats`` draws of the few-shot examples
+    (one run for all examples).
+    """
+    n_down = len(data.downstream_classes)
+    size = data.downstream_test[0].shape[1]
     test = pipeline(tf.data.Dataset.from_tensor_slices(data.downstream_test), crop=size,
                     num_classes=n_down, batch_size=256, training=False)
-    result: dict[str, Any] = {"k": [], "pretrained": [], "scratch": []}
+    weights = _as_arrays(upstream)
     per_class = int(np.bincount(data.downstream_train[1]).min())
-    for k in shots:
-        scores: dict[str, list[float]] = {"pretrained": [], "scratch": []}
-        for r in range(repeats if k else 1):
-            x, y = few_shot(*data.downstream_train, k, seed=seed + 1000 * r + k)
-            for kind in ("pretrained", "scratch"):
-                model = make(n_down, seed + 1 + r)
-                if kind == "pretrained":
-                    load_npz(model, up_weights, head=False)  # new zero head, as BiT does
-                train_arrays(model, x, y, steps=downstream_steps, base_lr=downstream_lr,
-                             batch_size=min(batch_size, len(y)), num_classes=n_down,
-                             seed=seed + r)
-                scores[kind].append(accuracy(model, test))
-        result["k"].append(int(k) if k else per_class)
-        for kind in scores:
-            result[kind].append(float(np.mean(scores[kind])))
-    up_test = pipeline(tf.data.Dataset.from_tensor_slices(data.upstream), crop=size,
-                       num_classes=n_up, batch_size=256, training=False)
-    result["upstream_train_accuracy"] = accuracy(upstream, up_test)
-    result["all_k"] = per_class
-    return result
+    runs = [(k, r) for k in shots for r in range(repeats if k else 1)]
+    scores: dict[tuple[int, str], list[float]] = {}
+    bar = tqdm(total=2 * len(runs), disable=not progress, desc="few-shot", leave=False)
+    for k, r in runs:
+        x, y = few_shot(*data.downstream_train, k, seed=seed + 1000 * r + k)
+        for kind in ("pretrained", "scratch"):
+            model = _small(size, n_down, units, base_width, groups, seed + 1 + r)
+            if kind == "pretrained":
+                load_npz(model, weights, head=False)  # a new zero head, as BiT does
+            train_arrays(model, x, y, steps=steps, base_lr=base_lr,
+                         batch_size=min(batch_size, len(y)), num_classes=n_down, seed=seed + r)
+            scores.setdefault((k, kind), []).append(accuracy(model, test))
+            bar.update(1)
+    bar.close()
+    return {"k": [int(k) if k else per_class for k in shots],
+            "pretrained": [float(np.mean(scores[k, "pretrained"])) for k in shots],
+            "scratch": [float(np.mean(scores[k, "scratch"])) for k in shots],
+            "all_k": per_class}
