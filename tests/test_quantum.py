@@ -191,3 +191,21 @@ def test_layered_qnn_matches_the_general_simulator():
     np.testing.assert_allclose(layered.expect(x, tf.constant(w)).numpy(), expected, atol=1e-5)
     sampled = layered.expect(x, tf.constant(w), repetitions=10, seed=(1, 2)).numpy()
     assert np.all(np.abs(sampled * 10 - np.round(sampled * 10)) < 1e-5)
+
+
+def test_fast_barren_plateau_circuit_matches_cirq_built_one():
+    circuit, thetas = q.random_layers_circuit(3, 4, seed=7)
+    kinds = q.rotation_types(3, 4, seed=7)
+    axes = np.eye(3, dtype=np.float32)[np.searchsorted(["X", "Y", "Z"], kinds)][None]
+    angles = np.random.default_rng(1).uniform(0, 6, (1, 4, 3)).astype(np.float32)
+    qubits = sorted(circuit.all_qubits())
+    general = q.expectation(circuit, thetas, angles.reshape(1, -1),
+                            [cirq.Z(qubits[0]) * cirq.Z(qubits[1])]).numpy()[0, 0]
+    fast = q._random_layers_z0z1(tf.constant(angles), tf.constant(axes), 3).numpy()[0]
+    assert abs(general - fast) < 1e-5
+
+
+def test_gradient_variance_falls_with_qubits():
+    small = q.gradient_variance(2, 10, 300, seed=0)
+    large = q.gradient_variance(8, 10, 300, seed=0)
+    assert large < small / 2

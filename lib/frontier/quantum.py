@@ -27,17 +27,19 @@ from frontier.profiles import register
 
 SIZES = register(
     "quantum",
-    smoke=dict(pixels=(2, 2), n_steps=2, epochs_per_step=1, sweeps=1, runs=2,
-               learning_rates=(0.1,), batch_size=8, train_size=16, test_size=16,
-               plateau_qubits=(2, 4), plateau_layers=(2, 8), plateau_circuits=20),
-    quick=dict(pixels=(2, 2), n_steps=10, epochs_per_step=2, sweeps=2, runs=24,
-               learning_rates=(0.02, 0.1), batch_size=16, train_size=64, test_size=64,
+    # smoke: seconds, every code path; quick: 7 qubits (3x2 pixels + readout), the paper's 21
+    # layers, 20 runs per method and learning rate; full: the paper's setup on MNIST (4x4).
+    smoke=dict(pixels=(3, 2), threshold=0.3, n_steps=1, epochs_per_step=1, sweeps=1, runs=2,
+               learning_rates=(0.2,), batch_size=8, train_size=16, test_size=16,
+               plateau_qubits=(2, 4), plateau_layers=(2, 4), plateau_circuits=16),
+    quick=dict(pixels=(3, 2), threshold=0.3, n_steps=10, epochs_per_step=1, sweeps=1, runs=20,
+               learning_rates=(0.05, 0.2), batch_size=16, train_size=64, test_size=64,
                plateau_qubits=(2, 4, 6, 8, 10), plateau_layers=(5, 20, 50),
                plateau_circuits=200),
-    full=dict(pixels=(4, 4), n_steps=10, epochs_per_step=10, sweeps=5, runs=100,
-              learning_rates=(0.01, 0.03, 0.1), batch_size=128, train_size=2000,
+    full=dict(pixels=(4, 4), threshold=0.5, n_steps=10, epochs_per_step=10, sweeps=5, runs=100,
+              learning_rates=(0.01, 0.05, 0.1, 0.2), batch_size=128, train_size=2000,
               test_size=500, plateau_qubits=(2, 4, 6, 8, 10, 12), plateau_layers=(5, 20, 50),
-              plateau_circuits=500),
+              plateau_circuits=1000),
 )
 
 COMPLEX = tf.complex64
@@ -779,23 +781,110 @@ def random_layers_circuit(n_qubits: int, n_layers: int, seed: int) -> tuple[Any,
     return circuit, list(thetas)
 
 
-def gradient_variance(n_qubits: int, n_layers: int, n_circuits: int = 200, structures: int = 4,
-                      seed: int = 0) -> float:
-    """Variance of dE/d(theta_1) for E = <Z_0 Z_1> over random circuits: ``structures``
-    random gate layouts x ``n_circuits // structures`` random angle sets in [0, 2 pi)."""
-    import cirq
+def _random_layers_z0z1(thetas: tf.Tensor, axes: tf.Tensor, n: int) -> tf.Tensor:
+    """<Z_0 Z_1> after :func:`random_layers_circuit`, one circuit per row: thetas (batch,
+    layers, n), axes (batch, layers, n, 3) one-hot rotation axes. A loop over layers, so that
+    deep circuits need no deep graph."""
+    batch = tf.shape(thetas)[0]
+    c, s = math.cos(math.pi / 8), math.sin(math.pi / 8)
+    single = np.array([c, s], np.complex64)  # RY(pi/4)|0>
+    product = single
+    for _ in range(n - 1):
+        product = np.kron(product, single)
+    state = tf.tile(tf.constant(product)[None], [batch, 1])
+    idx = np.arange(2 ** n)
+    bits = (idx[:, None] >> (n - 1 - np.arange(n))[None]) & 1
+    ladder = tf.constant(np.prod(np.where(bits[:, :-1] & bits[:, 1:], -1.0, 1.0), axis=1)
+                         .astype(np.complex64))
+    z0z1 = tf.constant(((1 - 2 * bits[:, 0]) * (1 - 2 * bits[:, min(1, n - 1)]))
+                       .astype(np.float32))
 
+    def layer(i: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        for q in range(n):
+            half = tf.reshape(thetas[:, i, q], [-1, 1, 1]) / 2
+            cos, sin = tf.complex(tf.cos(half), 0.0), tf.sin(half)
+            t = [tf.reshape(axes[:, i, q, k], [-1, 1, 1]) for k in range(3)]
+            m = [[cos - 1j * tf.complex(sin * t[2], 0.0), tf.complex(-sin * t[1], -sin * t[0])],
+                 [tf.complex(sin * t[1], -sin * t[0]), cos + 1j * tf.complex(sin * t[2], 0.0)]]
+            state = _apply_matrix(state, m, q, n)
+        return i + 1, state * ladder[None]
+
+    _, state = tf.while_loop(lambda i, _: i < tf.shape(thetas)[1], layer,
+                             [tf.constant(0), state])
+    return tf.reduce_sum(tf.math.real(state * tf.math.conj(state)) * z0z1[None], axis=1)
+
+
+def gradient_variance(n_qubits: int, n_layers: int, n_circuits: int = 200,
+                      seed: int = 0) -> float:
+    """Variance of dE/d(theta_1) for E = <Z_0 Z_1> (McClean et al. 2018) over ``n_circuits``
+    random circuits of :func:`random_layers_circuit`'s form, each with its own random axes
+    and angles in [0, 2 pi). Exact (no shot noise): this is the landscape itself."""
     rng = np.random.default_rng(seed)
-    grads = []
-    for s in range(structures):
-        circuit, thetas = random_layers_circuit(n_qubits, n_layers, seed=seed * 1000 + s)
-        qubits = sorted(circuit.all_qubits())
-        observable = cirq.Z(qubits[0]) * cirq.Z(qubits[1]) if n_qubits > 1 else cirq.Z(qubits[0])
-        sim = Simulator(circuit, thetas, [observable], jit_compile=False)
-        values = tf.Variable(rng.uniform(0, 2 * math.pi,
-                                         (max(1, n_circuits // structures), len(thetas)))
-                             .astype(np.float32))
-        with tf.GradientTape() as tape:
-            total = tf.reduce_sum(sim(values))
-        grads.append(tape.gradient(total, values).numpy()[:, 0])
-    return float(np.var(np.concatenate(grads)))
+    kinds = rng.integers(0, 3, (n_circuits, n_layers, n_qubits))
+    axes = tf.constant(np.eye(3, dtype=np.float32)[kinds])
+    thetas = tf.Variable(rng.uniform(0, 2 * math.pi, (n_circuits, n_layers, n_qubits))
+                         .astype(np.float32))
+    fn = tf.function(_random_layers_z0z1, reduce_retracing=True)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(fn(thetas, axes, n_qubits))
+    return float(np.var(tape.gradient(total, thetas).numpy()[:, 0, 0]))
+
+
+# -- the lesson's experiment ----------------------------------------------------------------------
+SAMPLING_RATE_HZ = 10_000  # measurements per second, the post's assumption for wall-clock time
+
+
+def compare_ll_cdl(data: tuple[np.ndarray, ...], *, learning_rates: Sequence[float], runs: int,
+                   repetitions: int, n_steps: int, epochs_per_step: int, sweeps: int,
+                   batch_size: int, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Layerwise vs complete-depth learning on the same final circuit, ``runs`` runs each.
+
+    LL follows :func:`layerwise_phases`; CDL trains every layer of the final circuit from zero,
+    epoch by epoch, until it has used as many measurements as LL did (the same wall-clock time
+    at :data:`SAMPLING_RATE_HZ`). A run succeeds when its final test error is below 0.5.
+    Returns the success fractions per learning rate and the test-error curves over time.
+    """
+    x, y, x_test, y_test = data
+    layers = 1 + 2 * n_steps
+    out: dict[str, Any] = {"learning_rates": list(learning_rates), "runs": runs,
+                           "repetitions": repetitions, "layers": layers, "ll_success": [],
+                           "cdl_success": [], "budget_seconds": [], "curves": []}
+    for lr in learning_rates:
+        ll = Runs(x.shape[1], layers, runs, repetitions, seed=seed)
+        ll_hist = train_layerwise(ll, data, n_steps=n_steps, epochs_per_step=epochs_per_step,
+                                  sweeps=sweeps, batch_size=batch_size, learning_rate=lr,
+                                  progress=progress)
+        budget = ll_hist["shots"][-1]
+        cdl = Runs(x.shape[1], layers, runs, repetitions, seed=seed)
+        start = cdl.test_error(x_test, y_test, layers).tolist()
+        cdl_hist: dict[str, list] = {"shots": [0.0], "test_error": [start]}
+        while cdl_hist["shots"][-1] < budget:
+            cdl.train(x, y, layers, range(layers), 1, batch_size, lr)
+            if cdl.shots.mean() > budget * 1.0001:
+                break  # this epoch would exceed LL's budget: stop at the previous one
+            cdl_hist["shots"].append(float(cdl.shots.mean()))
+            cdl_hist["test_error"].append(cdl.test_error(x_test, y_test, layers).tolist())
+        ll_final = np.array(ll_hist["test_error"][-1])
+        cdl_final = np.array(cdl_hist["test_error"][-1])
+        out["ll_success"].append(float(np.mean(ll_final < 0.5)))
+        out["cdl_success"].append(float(np.mean(cdl_final < 0.5)))
+        out["budget_seconds"].append(budget / SAMPLING_RATE_HZ)
+        out["curves"].append({
+            "ll_seconds": [s / SAMPLING_RATE_HZ for s in ll_hist["shots"]],
+            "ll_error": np.mean(ll_hist["test_error"], axis=1).tolist(),
+            "cdl_seconds": [s / SAMPLING_RATE_HZ for s in cdl_hist["shots"]],
+            "cdl_error": np.mean(cdl_hist["test_error"], axis=1).tolist()})
+    return out
+
+
+def lesson_data(P: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The lesson's two-class binary digits for profile sizes ``P``: scikit-learn's bundled
+    8x8 digits offline (smoke, quick), MNIST through tensorflow-datasets in ``full`` (as the
+    paper; fails fast offline with :class:`frontier.data.FetchError`)."""
+    if P.name != "full":
+        return binary_digits(tuple(P.pixels), threshold=P.threshold)
+    from frontier.data import tfds_load
+
+    images, labels = tfds_load("mnist", split="train", batch_size=-1, as_supervised=True)
+    return binary_digits(tuple(P.pixels), threshold=P.threshold,
+                         images=images.numpy()[..., 0] / 255.0, labels=labels.numpy())
