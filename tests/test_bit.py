@@ -372,3 +372,28 @@ def test_fine_tuning_under_mirrored_strategy_matches_one_device():
     assert result["replicas"] == 2 and result["steps"] == 10
     assert result["moved"] > 1e-3, "fine-tuning did not change the weights"
     assert result["max_weight_diff"] < 1e-5 and result["max_loss_diff"] < 1e-5
+
+
+# -- the full profile's data, offline -----------------------------------------------------------
+def test_registry_lists_the_official_checkpoints():
+    from frontier.data import load_registry
+
+    assets = load_registry()
+    assert assets["bit_m_r50x1"].url == "https://storage.googleapis.com/bit_models/BiT-M-R50x1.npz"
+    for name in ("bit_m_r50x1", "bit_m_r50x1_ilsvrc2012", "imagenet_labels"):
+        assert assets[name].citation == "kolesnikov2020bit"
+        assert assets[name].license == "Apache-2.0"
+
+
+def test_tf_flowers_pipeline_on_mock_data(tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        train, val, rule = bit.tf_flowers(4, seed=0, data_dir=str(tmp_path))
+        x, y = next(iter(train))
+        vx, vy = next(iter(val))
+    assert rule.resize == 512 and rule.crop == 480 and rule.mixup_alpha == 0.0
+    assert rule.boundaries == (100, 200, 300, 400, 500)
+    assert rule.base_lr == pytest.approx(0.003 * 4 / 512)
+    assert x.shape == (4, 480, 480, 3) and y.shape == (4, 5)
+    assert vx.shape[1:] == (480, 480, 3) and float(tf.reduce_max(vx)) <= 1.0

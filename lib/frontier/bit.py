@@ -284,7 +284,13 @@ def export_saved_model(model: keras.Model, path: str | os.PathLike,
     for training in (False, True):
         call.get_concrete_function(spec, training=training)
     root.__call__ = call
-    tf.saved_model.save(root, str(path))
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # not "INFO: Assets written to ..." in every notebook
+    try:
+        tf.saved_model.save(root, str(path))
+    finally:
+        logger.setLevel(level)
     return Path(path)
 
 
@@ -475,9 +481,8 @@ def softmax_xent(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
 def accuracy(model: Callable[..., Any], dataset: tf.data.Dataset) -> float:
     """Top-1 accuracy of ``model`` on batches ``(images, one_hot_labels)``."""
     correct = total = 0
-    predict = tf.function(lambda x: model(x, training=False))
     for images, labels in dataset:
-        pred = np.argmax(predict(images).numpy(), axis=-1)
+        pred = np.argmax(np.asarray(model(images, training=False)), axis=-1)
         correct += int(np.sum(pred == np.argmax(labels.numpy(), axis=-1)))
         total += len(pred)
     if total == 0:
@@ -524,6 +529,8 @@ def scaled_boundaries(steps: int, warmup_fraction: float = 0.2) -> tuple[int, ..
 # -- the full profile: tf_flowers --------------------------------------------------------------
 #: tf_flowers' labels, in the dataset's order.
 FLOWER_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+#: tf_flowers' size: one split, ``train``, of 3,670 photos.
+TF_FLOWERS_EXAMPLES = 3670
 
 
 def tf_flowers(batch_size: int, *, holdout_percent: int = 10, seed: int = 0,
@@ -538,14 +545,14 @@ def tf_flowers(batch_size: int, *, holdout_percent: int = 10, seed: int = 0,
     from frontier.data import tfds_load
 
     kwargs = {"data_dir": data_dir} if data_dir else {}
-    (train, test), info = tfds_load(
+    train, test = tfds_load(
         "tf_flowers", split=[f"train[:{100 - holdout_percent}%]",
                              f"train[{100 - holdout_percent}%:]"],
-        as_supervised=True, with_info=True, **kwargs)
-    n_train = int(info.splits["train"].num_examples * (100 - holdout_percent) / 100)
+        as_supervised=True, **kwargs)
+    n_train = TF_FLOWERS_EXAMPLES * (100 - holdout_percent) // 100
     rule = hyperrule(n_train, (240, 320), batch_size)
     mixup = keras.layers.MixUp(alpha=rule.mixup_alpha, seed=seed) if rule.mixup_alpha else None
-    classes = info.features["label"].num_classes
+    classes = len(FLOWER_CLASSES)
     train_batches = pipeline(train, resize=rule.resize, crop=rule.crop, num_classes=classes,
                              batch_size=batch_size, training=True, mixup=mixup, seed=seed)
     test_batches = pipeline(test, crop=rule.crop, num_classes=classes, batch_size=batch_size,
