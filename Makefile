@@ -11,7 +11,6 @@ CITE   := build/cite-venv
 LESSONS ?=
 SUBMISSIONS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
-export MPLBACKEND := Agg
 
 .PHONY: install lessons test lab bench exercises grade site clean
 

@@ -303,3 +303,23 @@ def test_tampering_detector_allows_ordinary_code():
     assert exercises.tampering("import numpy as np\nnp.isclose = None")
     assert exercises.tampering("sum = lambda x: 0")
     assert exercises.tampering("x = ().__class__.__subclasses__()")
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_reference_solution_scores_full_and_untouched_scores_zero(source, assigned,
+                                                                         tmp_path):
+    if source.stem == "00_warmup":
+        pytest.skip("graded with the mixed folder above")
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / f"{source.stem}_solution.ipynb").write_text(
+        json.dumps(submission(assigned, source.stem)))
+    (folder / f"{source.stem}_untouched.ipynb").write_text(
+        (assigned["student_dir"] / source.name).read_text())
+    outcomes = {o.submission: o for o in exercises.grade_folder(
+        folder, tmp_path / "out", autograder_dir=assigned["autograder_dir"],
+        student_dir=assigned["student_dir"], timeout=300, progress=False)}
+    solved = outcomes[f"{source.stem}_solution.ipynb"]
+    untouched = outcomes[f"{source.stem}_untouched.ipynb"]
+    assert solved.total == sum(solved.possible.values()) > 0, solved.to_json()
+    assert untouched.total == 0 and untouched.status == "ok", untouched.to_json()

@@ -52,6 +52,11 @@ def test_notebook_runs_in_smoke_profile(path):
     results = report.read(out)
     assert results, f"{path.name} ran but recorded no results"
     assert results.get("profile", "smoke") == "smoke"
+    executed = nbformat.read(out, as_version=4)
+    if "plt.show()" in path.read_text():
+        images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+                  if "image/png" in o.get("data", {})]
+        assert images, f"{path.name} shows figures but none reached the executed notebook"
 
 
 def test_site_builds_offline(tmp_path):

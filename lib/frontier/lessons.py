@@ -90,7 +90,6 @@ def execute(notebook: Path, out: Path, profile: str, timeout: int | None = None)
     import papermill
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MPLBACKEND", "Agg")
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(notebook), str(out), parameters={"PROFILE": profile},
                                kernel_name="python3", cwd=str(notebook.parent),
