@@ -869,9 +869,9 @@ def compare_ll_cdl(data: tuple[np.ndarray, ...], *, learning_rates: Sequence[flo
         out["ll_success"].append(float(np.mean(ll_final < 0.5)))
         out["cdl_success"].append(float(np.mean(cdl_final < 0.5)))
         out["budget_seconds"].append(budget / SAMPLING_RATE_HZ)
-        out["curves"].append({
-            "ll_seconds": [s / SAMPLING_RATE_HZ for s in ll_hist["shots"]],
-            "ll_error": np.mean(ll_hist["test_error"], axis=1).tolist(),
+        out["curves"].append({  # both start from the same zero-initialised circuit
+            "ll_seconds": [0.0] + [s / SAMPLING_RATE_HZ for s in ll_hist["shots"]],
+            "ll_error": [float(np.mean(start))] + np.mean(ll_hist["test_error"], axis=1).tolist(),
             "cdl_seconds": [s / SAMPLING_RATE_HZ for s in cdl_hist["shots"]],
             "cdl_error": np.mean(cdl_hist["test_error"], axis=1).tolist()})
     return out
