@@ -397,3 +397,19 @@ def test_tf_flowers_pipeline_on_mock_data(tmp_path):
     assert rule.base_lr == pytest.approx(0.003 * 4 / 512)
     assert x.shape == (4, 480, 480, 3) and y.shape == (4, 5)
     assert vx.shape[1:] == (480, 480, 3) and float(tf.reduce_max(vx)) <= 1.0
+
+
+def test_hub_backbone_accepts_an_inference_only_saved_model(tmp_path):
+    class Module(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(tf.ones((3, 2)))
+
+        @tf.function(input_signature=[tf.TensorSpec((None, 4, 4, 3))])
+        def __call__(self, images, training=False):
+            return tf.reduce_mean(images, axis=(1, 2)) @ self.w
+
+    tf.saved_model.save(Module(), str(tmp_path / "m"))
+    backbone = bit.hub_backbone(tmp_path / "m")
+    x = np.ones((2, 4, 4, 3), "float32")
+    np.testing.assert_allclose(backbone(x, training=True).numpy(), np.full((2, 2), 3.0))

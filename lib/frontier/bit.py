@@ -310,7 +310,12 @@ class HubBackbone(keras.layers.TFSMLayer):
                          **kwargs)
 
     def call(self, inputs: Any, training: bool = False) -> Any:
-        return self.call_endpoint_fn(inputs, training=bool(training))
+        try:
+            return self.call_endpoint_fn(inputs, training=bool(training))
+        except (TypeError, ValueError):  # saved without a training=True trace: inference only
+            if not training:
+                raise
+        return self.call_endpoint_fn(inputs, training=False)
 
 
 def hub_backbone(handle: str | os.PathLike, *, trainable: bool = True,
@@ -326,7 +331,16 @@ def hub_backbone(handle: str | os.PathLike, *, trainable: bool = True,
     if "://" in handle:
         import tensorflow_hub as hub
 
-        path = hub.resolve(handle)
+        from frontier.data import FetchError
+
+        try:
+            path = hub.resolve(handle)
+        except Exception as err:  # urllib, HTTP and archive errors alike
+            raise FetchError(
+                f"could not download the SavedModel {handle} ({type(err).__name__}: {err}); "
+                "offline? Run the lesson with PROFILE = \"quick\", or give a local SavedModel "
+                "directory (TFHUB_CACHE_DIR holds downloaded ones)", asset=handle, url=handle
+            ) from None
     else:
         path = handle
         if not (Path(path) / "saved_model.pb").exists():
