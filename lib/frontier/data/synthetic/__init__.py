@@ -4,3 +4,4 @@ Each simulator is seeded (the seed is a parameter, never global state) and retur
 ground truth next to the data, so a lesson can check what it learned against the truth.
 """
 from frontier.data.synthetic.cluttered_digits import cluttered_digits  # noqa: E402,F401  (lesson 01)
+from frontier.data.synthetic.galaxies import galaxies  # noqa: F401, E402

@@ -1,0 +1,125 @@
+"""Bayesian CNNs for Galaxy Zoo votes (lessons 02 and 03; Walmsley et al. 2020).
+
+Labels are votes: k of N volunteers answered "bar". The network predicts rho, the probability
+that a volunteer says "bar", and is trained with the binomial likelihood of the votes, so a
+galaxy seen by 40 volunteers counts more than one seen by 4. Dropout stays on at prediction
+time (MC dropout, Gal & Ghahramani 2016): T forward passes give T values of rho, each a
+Binomial(N, rho_t) over k, and their mixture is the posterior predictive. BALD (Houlsby et al.
+2011) scores how much the T models disagree, the acquisition function of active learning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from scipy.special import gammaln
+
+from frontier.profiles import register
+
+SIZES = register(
+    "galaxy",
+    smoke=dict(n_galaxies=256, image_size=32, epochs=1, mc_samples=5, width=8),
+    quick=dict(n_galaxies=6000, image_size=64, epochs=15, mc_samples=30, width=32),
+    full=dict(n_galaxies=0, image_size=128, epochs=50, mc_samples=30, width=32),
+)
+
+EPS = 1e-7
+
+
+# -- the likelihood ------------------------------------------------------------------------------
+def binomial_nll(k: Any, n: Any, rho: Any) -> tf.Tensor:
+    """-[k log rho + (n - k) log(1 - rho)], elementwise (the constant log C(n, k) is dropped).
+
+    ``rho`` is clipped to [1e-7, 1 - 1e-7], so the loss stays finite at 0 and 1.
+    """
+    rho = tf.clip_by_value(tf.cast(rho, tf.float32), EPS, 1 - EPS)
+    k, n = tf.cast(k, tf.float32), tf.cast(n, tf.float32)
+    return -(k * tf.math.log(rho) + (n - k) * tf.math.log(1 - rho))
+
+
+class BinomialLoss(keras.losses.Loss):
+    """Keras loss on labels ``(batch, 2)`` = (k, N) and predictions rho ``(batch, 1)``."""
+
+    def __init__(self, name: str = "binomial_nll", **kwargs: Any):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        y_true = tf.cast(y_true, tf.float32)
+        return binomial_nll(y_true[:, 0], y_true[:, 1], tf.reshape(y_pred, [-1]))
+
+
+# -- the Bayesian CNN ---------------------------------------------------------------------------
+class MCDropout(keras.layers.Dropout):
+    """Dropout that stays on at inference: Monte Carlo dropout, one idea, one line."""
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        return super().call(inputs, training=True)
+
+
+def bayesian_cnn(image_size: int = 64, bands: int = 1, width: int = 32,
+                 dropout: float = 0.5, seed: int = 0) -> keras.Model:
+    """The reference network: conv 32/64/128 (3x3, ReLU, 2x2 max-pool), dense 128, MC dropout
+    0.5, sigmoid rho. ``width`` scales the filters (32 = the reference). Input (batch, size,
+    size, bands) in [0, 1]; output rho (batch, 1)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((image_size, image_size, bands))
+    x = inputs
+    for filters in (width, 2 * width, 4 * width):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(4 * width, activation="relu")(x)
+    x = MCDropout(dropout)(x)
+    rho = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inputs, rho, name="bayesian_cnn")
+
+
+def posterior_samples(model: keras.Model, images: np.ndarray, n_samples: int,
+                      batch_size: int = 256) -> np.ndarray:
+    """rho from ``n_samples`` stochastic forward passes: (n_samples, batch)."""
+    out = [np.concatenate([model(images[i:i + batch_size], training=False).numpy()[:, 0]
+                           for i in range(0, len(images), batch_size)])
+           for _ in range(n_samples)]
+    return np.stack(out)
+
+
+def _binomial_log_pmf(n: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """log Binomial(k | n, rho) for k = 0..max(n): (..., galaxies, max_n + 1); -inf beyond n."""
+    n = np.asarray(n)
+    k = np.arange(int(n.max()) + 1)
+    rho = np.clip(rho, EPS, 1 - EPS)[..., None]
+    log_coeff = gammaln(n[:, None] + 1) - gammaln(k + 1) - gammaln(np.maximum(n[:, None] - k, 0)
+                                                                  + 1)
+    logp = log_coeff + k * np.log(rho) + (n[:, None] - k) * np.log1p(-rho)
+    return np.where(k <= n[:, None], logp, -np.inf)
+
+
+def predictive_pmf(rho_samples: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The posterior predictive over k: the mixture over T samples of Binomial(k | N, rho_t).
+
+    rho_samples (T, galaxies), n (galaxies,) -> (galaxies, max(n) + 1), rows sum to 1.
+    """
+    return np.exp(_binomial_log_pmf(n, rho_samples)).mean(axis=0)
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0.0), axis=-1)
+
+
+def bald(rho_samples: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Mutual information in nats per galaxy (Houlsby et al. 2011):
+    H[mean_t Binom(k|N, rho_t)] - mean_t H[Binom(k|N, rho_t)]. Zero when the samples agree."""
+    pmf = np.exp(_binomial_log_pmf(n, rho_samples))  # (T, galaxies, K)
+    return np.maximum(_entropy(pmf.mean(axis=0)) - _entropy(pmf).mean(axis=0), 0.0)
+
+
+def coverage(rho_samples: np.ndarray, n: np.ndarray, k: np.ndarray, level: float = 0.8
+             ) -> float:
+    """Share of galaxies whose observed k lies in the central ``level`` predictive interval."""
+    cdf = np.cumsum(predictive_pmf(rho_samples, n), axis=1)
+    lo = np.argmax(cdf >= (1 - level) / 2, axis=1)
+    hi = np.argmax(cdf >= 1 - (1 - level) / 2, axis=1)
+    return float(np.mean((k >= lo) & (k <= hi)))

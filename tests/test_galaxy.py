@@ -1,0 +1,97 @@
+"""frontier.galaxy and the Galaxy Zoo simulator: likelihood, MC dropout, BALD, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import gammaln
+from scipy.stats import binom
+
+from frontier import galaxy
+from frontier.data.synthetic import galaxies
+
+
+def test_binomial_nll_is_the_log_pmf_without_its_coefficient():
+    k = np.array([0, 3, 10, 7])
+    n = np.array([10, 10, 10, 40])
+    rho = np.array([0.1, 0.35, 0.9, 0.2])
+    coeff = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    expected = -(binom.logpmf(k, n, rho) - coeff)
+    np.testing.assert_allclose(galaxy.binomial_nll(k, n, rho).numpy(), expected, rtol=1e-5)
+    assert np.all(np.isfinite(galaxy.binomial_nll(k, n, np.array([0.0, 1.0, 0.0, 1.0]))))
+
+
+def test_binomial_loss_takes_k_and_n_labels():
+    loss = galaxy.BinomialLoss()
+    y = np.array([[3.0, 10.0], [1.0, 4.0]], np.float32)
+    rho = np.array([[0.3], [0.25]], np.float32)
+    expected = np.mean(galaxy.binomial_nll(y[:, 0], y[:, 1], rho[:, 0]).numpy())
+    assert float(loss(y, rho)) == pytest.approx(expected, rel=1e-5)
+
+
+def direct_bald(rho_samples, n):
+    """BALD from scipy's binomial pmf, one galaxy at a time."""
+    out = []
+    for j in range(rho_samples.shape[1]):
+        ks = np.arange(n[j] + 1)
+        pmfs = np.array([binom.pmf(ks, n[j], r) for r in rho_samples[:, j]])
+        mixture = pmfs.mean(0)
+
+        def entropy(p):
+            p = p[p > 0]
+            return -np.sum(p * np.log(p))
+
+        out.append(entropy(mixture) - np.mean([entropy(p) for p in pmfs]))
+    return np.array(out)
+
+
+def test_bald_zero_when_samples_agree_positive_when_they_disagree():
+    n = np.array([10, 25, 40])
+    agree = np.tile(np.array([[0.2, 0.5, 0.9]]), (30, 1))
+    np.testing.assert_allclose(galaxy.bald(agree, n), 0.0, atol=1e-9)
+    rng = np.random.default_rng(0)
+    disagree = rng.uniform(0.05, 0.95, (30, 3))
+    scores = galaxy.bald(disagree, n)
+    assert np.all(scores > 0.1)
+    np.testing.assert_allclose(scores, direct_bald(disagree, n), rtol=1e-6, atol=1e-9)
+
+
+def test_predictive_pmf_is_a_distribution_over_k():
+    rho = np.random.default_rng(1).uniform(0, 1, (20, 4))
+    n = np.array([5, 9, 40, 12])
+    pmf = galaxy.predictive_pmf(rho, n)
+    assert pmf.shape == (4, 41)
+    np.testing.assert_allclose(pmf.sum(1), 1.0, rtol=1e-6)
+    assert np.all(pmf[0, 6:] == 0)
+
+
+def test_mc_dropout_predictions_differ_between_calls():
+    model = galaxy.bayesian_cnn(image_size=16, width=4)
+    images = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 1)).astype(np.float32)
+    samples = galaxy.posterior_samples(model, images, 5)
+    assert samples.shape == (5, 8)
+    assert np.std(samples, axis=0).mean() > 0, "dropout stays on at inference"
+
+
+def test_simulator_is_deterministic_and_votes_match_rho():
+    a, b = galaxies(300, seed=3), galaxies(300, seed=3)
+    assert np.array_equal(a["images"], b["images"]) and np.array_equal(a["votes"], b["votes"])
+    assert not np.array_equal(a["votes"], galaxies(300, seed=4)["votes"])
+    assert a["images"].shape == (300, 64, 64, 1) and a["images"].dtype == np.float32
+    assert 5 <= a["n_volunteers"].min() and a["n_volunteers"].max() <= 40
+    big = galaxies(4000, seed=0, size=16)
+    fractions = big["votes"] / big["n_volunteers"]
+    # vote fractions scatter around rho with the binomial standard error
+    z = (fractions - big["rho"]) / np.sqrt(big["rho"] * (1 - big["rho"]) / big["n_volunteers"])
+    assert abs(z.mean()) < 0.1 and 0.9 < z.std() < 1.1
+    assert np.all(big["rho"][~big["featured"]] == pytest.approx(0.03))
+    assert big["rho"][big["featured"]].max() > 0.5
+
+
+def test_coverage_of_a_calibrated_model_is_near_the_level():
+    rng = np.random.default_rng(0)
+    rho = rng.uniform(0.05, 0.9, 5000)
+    n = rng.integers(5, 41, 5000)
+    k = rng.binomial(n, rho)
+    samples = np.tile(rho, (5, 1))
+    assert 0.78 < galaxy.coverage(samples, n, k, 0.8) < 0.95
