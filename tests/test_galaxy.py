@@ -95,3 +95,26 @@ def test_coverage_of_a_calibrated_model_is_near_the_level():
     k = rng.binomial(n, rho)
     samples = np.tile(rho, (5, 1))
     assert 0.78 < galaxy.coverage(samples, n, k, 0.8) < 0.95
+
+
+def test_label_saving_interpolates_and_is_zero_when_never_reached():
+    labels = [100, 200, 300, 400]
+    random_nll = [3.0, 2.5, 2.2, 2.0]
+    # BALD reaches 2.0 halfway between 200 and 300 labels: 250 of 400 -> saving 0.375
+    assert galaxy.label_saving(labels, [3.0, 2.2, 1.8, 1.7], random_nll) == pytest.approx(0.375)
+    assert galaxy.label_saving(labels, [3.0, 2.9, 2.8, 2.7], random_nll) == 0.0
+
+
+def test_active_learning_loop_acquires_without_repeats():
+    data = galaxies(120, seed=1, size=16)
+    pool, test = np.arange(100), np.arange(100, 120)
+    for acquisition in ("bald", "random"):
+        history = galaxy.active_learning(data, pool, test, acquisition=acquisition, start=10,
+                                         batch=5, rounds=2, epochs=1, mc_samples=3, width=2,
+                                         seed=0, progress=False)
+        assert history["labels"] == [10, 15, 20] and len(history["test_nll"]) == 3
+        acquired = np.concatenate(history["acquired"])
+        assert len(set(acquired)) == 10 and set(acquired) <= set(pool)
+    with pytest.raises(ValueError, match="acquisition"):
+        galaxy.active_learning(data, pool, test, acquisition="max_entropy", start=10, batch=5,
+                               rounds=1, epochs=1, mc_samples=2, width=2, seed=0)

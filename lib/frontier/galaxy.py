@@ -139,3 +139,68 @@ def coverage(rho_samples: np.ndarray, n: np.ndarray, k: np.ndarray, level: float
     lo = np.argmax(cdf >= (1 - level) / 2, axis=1)
     hi = np.argmax(cdf >= 1 - (1 - level) / 2, axis=1)
     return float(np.mean((k >= lo) & (k <= hi)))
+
+
+# -- active learning ------------------------------------------------------------------------------
+def test_nll(model: keras.Model, images: np.ndarray, k: np.ndarray, n: np.ndarray,
+             n_samples: int) -> float:
+    """Mean negative log predictive probability of the observed votes (nats per galaxy),
+    under the MC-dropout posterior predictive (constant terms included)."""
+    pmf = predictive_pmf(posterior_samples(model, images, n_samples), n)
+    return float(-np.mean(np.log(np.maximum(pmf[np.arange(len(k)), k], 1e-12))))
+
+
+def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndarray, *,
+                    acquisition: str, start: int, batch: int, rounds: int, epochs: int,
+                    mc_samples: int, width: int, seed: int, progress: bool = True
+                    ) -> dict[str, list]:
+    """Pool-based active learning (lesson 03): start with ``start`` random labelled galaxies
+    from ``pool`` (indices into ``data``); each round train a fresh Bayesian CNN on the labelled
+    set, record its test NLL on ``test``, then label ``batch`` more, chosen by ``acquisition``
+    ("bald": highest BALD score under the current model; "random"). Returns per round the
+    number of labels, the test NLL and the indices acquired."""
+    from tqdm.auto import tqdm
+
+    if acquisition not in ("bald", "random"):
+        raise ValueError(f"acquisition must be 'bald' or 'random', not {acquisition!r}")
+    rng = np.random.default_rng(seed)
+    images, k, n = data["images"], data["votes"], data["n_volunteers"]
+    labelled = list(rng.choice(pool, start, replace=False))
+    remaining = np.setdiff1d(pool, labelled)
+    history: dict[str, list] = {"labels": [], "test_nll": [], "acquired": []}
+    size = images.shape[1]
+    for r in tqdm(range(rounds + 1), desc=acquisition, leave=False, disable=not progress):
+        model = bayesian_cnn(size, images.shape[-1], width=width, seed=seed * 1000 + r)
+        model.compile(keras.optimizers.Adam(1e-3), BinomialLoss())
+        idx = np.array(labelled)
+        model.fit(images[idx], np.stack([k[idx], n[idx]], 1).astype("float32"),
+                  batch_size=64, epochs=epochs, verbose=0)
+        history["labels"].append(len(labelled))
+        history["test_nll"].append(test_nll(model, images[test], k[test], n[test], mc_samples))
+        if r == rounds:
+            break
+        if acquisition == "bald":
+            scores = bald(posterior_samples(model, images[remaining], mc_samples), n[remaining])
+            chosen = remaining[np.argsort(-scores)[:batch]]
+        else:
+            chosen = rng.choice(remaining, batch, replace=False)
+        history["acquired"].append(chosen.tolist())
+        labelled += chosen.tolist()
+        remaining = np.setdiff1d(remaining, chosen)
+    return history
+
+
+def label_saving(labels: list[int], bald_nll: list[float], random_nll: list[float]) -> float:
+    """1 - (labels BALD needs to reach random's final test NLL) / (labels random used), with
+    linear interpolation between rounds; 0 when BALD never reaches it."""
+    target = random_nll[-1]
+    for i, value in enumerate(bald_nll):
+        if value <= target:
+            if i == 0:
+                needed = float(labels[0])
+            else:  # interpolate between rounds i-1 and i
+                a, b = bald_nll[i - 1], value
+                frac = (a - target) / (a - b) if a != b else 1.0
+                needed = labels[i - 1] + frac * (labels[i] - labels[i - 1])
+            return 1.0 - needed / labels[-1]
+    return 0.0
