@@ -192,6 +192,19 @@ def _apply_rotation(state: tf.Tensor, pauli: str, angle: tf.Tensor, axis: int,
     return _join(phase * a0, tf.math.conj(phase) * a1, n)
 
 
+def _apply_axis_rotation(state: tf.Tensor, angle: tf.Tensor, axis_onehot: tf.Tensor, qubit: int,
+                         n: int) -> tf.Tensor:
+    """exp(-i angle P / 2) with P = tx X + ty Y + tz Z given as a one-hot (tx, ty, tz), shared
+    by every row (shape (3,)) or one per row (shape (batch, 3)): the axis is data, so layers
+    with different axes run through the same compiled loop body."""
+    half = tf.reshape(angle, [-1, 1, 1]) / 2
+    cos, sin = tf.complex(tf.cos(half), 0.0), tf.sin(half)
+    t = [tf.reshape(axis_onehot[..., k], [-1, 1, 1]) for k in range(3)]
+    m = [[cos - 1j * tf.complex(sin * t[2], 0.0), tf.complex(-sin * t[1], -sin * t[0])],
+         [tf.complex(sin * t[1], -sin * t[0]), cos + 1j * tf.complex(sin * t[2], 0.0)]]
+    return _apply_matrix(state, m, qubit, n)
+
+
 def _diagonal_sign(op_matrix: np.ndarray, axes: tuple[int, ...], n: int) -> np.ndarray | None:
     """The +-1 diagonal of a CZ or Z gate over all 2**n basis states (None if not diagonal)."""
     diag = np.diag(op_matrix.reshape(2 ** len(axes), 2 ** len(axes)))
@@ -597,13 +610,7 @@ class LayeredQNN:
         def layer(i: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             axes = self._axes[i]  # (n, 3) one-hot X/Y/Z
             for q in range(n):
-                half = tf.reshape(w[:, i, q], [-1, 1, 1]) / 2
-                c = tf.complex(tf.cos(half), 0.0)
-                s = tf.sin(half)
-                tx, ty, tz = axes[q, 0], axes[q, 1], axes[q, 2]
-                m = [[c - 1j * tf.complex(s * tz, 0.0), tf.complex(-s * ty, -s * tx)],
-                     [tf.complex(s * ty, -s * tx), c + 1j * tf.complex(s * tz, 0.0)]]
-                state = _apply_matrix(state, m, q, n)
+                state = _apply_axis_rotation(state, w[:, i, q], axes[q], q, n)
             return i + 1, state * self._ladder[None]
 
         _, state = tf.while_loop(lambda i, _: i < layers, layer, [tf.constant(0), state],
@@ -801,12 +808,7 @@ def _random_layers_z0z1(thetas: tf.Tensor, axes: tf.Tensor, n: int) -> tf.Tensor
 
     def layer(i: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         for q in range(n):
-            half = tf.reshape(thetas[:, i, q], [-1, 1, 1]) / 2
-            cos, sin = tf.complex(tf.cos(half), 0.0), tf.sin(half)
-            t = [tf.reshape(axes[:, i, q, k], [-1, 1, 1]) for k in range(3)]
-            m = [[cos - 1j * tf.complex(sin * t[2], 0.0), tf.complex(-sin * t[1], -sin * t[0])],
-                 [tf.complex(sin * t[1], -sin * t[0]), cos + 1j * tf.complex(sin * t[2], 0.0)]]
-            state = _apply_matrix(state, m, q, n)
+            state = _apply_axis_rotation(state, thetas[:, i, q], axes[:, i, q], q, n)
         return i + 1, state * ladder[None]
 
     _, state = tf.while_loop(lambda i, _: i < tf.shape(thetas)[1], layer,
