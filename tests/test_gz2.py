@@ -207,7 +207,7 @@ def test_read_catalogue_and_mapping(tmp_path):
 
 
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
-def test_jpeg_zip_index_reads_members_like_zipfile(tmp_path, compression):
+def test_jpeg_zip_reads_jpeg_members_in_place(tmp_path, compression):
     path = tmp_path / "images_gz2.zip"
     path.write_bytes(images_zip(compression))
     archive = gz2.JpegZip(path)
@@ -224,23 +224,11 @@ def test_jpeg_zip_index_reads_members_like_zipfile(tmp_path, compression):
         info = zf.getinfo("images/2.jpg")
     data[info.header_offset + 30 + len("images/2.jpg") + 100] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=r"2\.jpg in .*(CRC|inflate)"):
+    with pytest.raises(ValueError, match=r"2\.jpg in .*is corrupt .*fetch it again"):
         gz2.JpegZip(path).read(2)
     path.write_bytes(bytes(data[: len(data) // 2]))
     with pytest.raises(ValueError, match="not a zip file"):
         gz2.JpegZip(path)
-
-
-def test_jpeg_zip_reads_zip64_archives(tmp_path):
-    """More than 65,535 members (the real zip has 243,434) need the zip64 end record."""
-    path = tmp_path / "big.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        for i in range(70_000):
-            zf.writestr(f"images/{i}.jpg", b"")
-        zf.writestr("images/123456.jpg", jpeg(3))
-    archive = gz2.JpegZip(path)
-    assert len(archive) == 70_001
-    assert archive.read(123456) == jpeg(3)
 
 
 def test_offline_fetch_fails_fast_naming_the_asset(tmp_path, monkeypatch, http_server):

@@ -17,8 +17,7 @@ bars only after "features or disk" and "not edge-on", so N varies widely: from 0
 nearly everyone called smooth or edge-on to a few tens; ``min_volunteers`` drops galaxies with
 too few answers.
 
-Images are read straight from the zip (its central directory is parsed once into numpy arrays,
-about 10 MB for the 243,434 images; only the chosen JPEGs are read), never unpacked.
+Images are read straight from the zip (only the chosen JPEGs), never unpacked.
 """
 
 from __future__ import annotations
@@ -26,10 +25,9 @@ from __future__ import annotations
 import io
 import os
 import re
-import struct
 import warnings
+import zipfile
 import zlib
-from array import array
 from pathlib import Path
 
 import numpy as np
@@ -127,145 +125,49 @@ def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarra
 
 
 # -- the zip: an index of its JPEGs, members read one at a time --------------------------------
-_EOCD = struct.Struct("<IHHHHIIH")  # end of central directory
-_ZIP64_LOCATOR = struct.Struct("<IIQI")
-_ZIP64_EOCD = struct.Struct("<IQHHIIQQQQ")
-_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
-_LOCAL = struct.Struct("<IHHHHHIIIHH")
 _JPEG = re.compile(r"(?:^|/)(\d+)\.jpe?g$", re.IGNORECASE)
 
 
 class JpegZip:
-    """The ``<asset_id>.jpg`` members of a zip, indexed without unpacking anything.
+    """The ``<asset_id>.jpg`` members of a zip, read in place without unpacking anything.
 
-    Only the central directory is read (zip64 included); the index keeps, per JPEG, its id,
-    offset, size, compression and CRC in numpy arrays. Members not named ``<digits>.jpg``
-    (folders, text files, macOS resource forks ``._16.jpg``) are ignored. :meth:`read`
-    returns one member's bytes, CRC-checked.
+    Members not named ``<digits>.jpg`` (folders, text files, macOS resource forks
+    ``._16.jpg``) are ignored; of a duplicated id the first member counts. Opening the real
+    zip (243,434 members) reads its directory in a few seconds.
     """
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         try:
-            with open(self.path, "rb") as fh:
-                directory = self._central_directory(fh)
-        except OSError as err:
-            raise ValueError(f"could not read {self.path} ({err})") from None
-        ids, offsets, sizes, methods, crcs = (array("q") for _ in range(5))  # compact
-        pos = 0
-        while pos + _CENTRAL.size <= len(directory):
-            (sig, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len,
-             comment_len, _, _, _, offset) = _CENTRAL.unpack_from(directory, pos)
-            if sig != 0x02014B50:
-                break
-            start = pos + _CENTRAL.size
-            raw_name = directory[start:start + name_len]
-            name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
-            extra = directory[start + name_len:start + name_len + extra_len]
-            pos = start + name_len + extra_len + comment_len
-            match = _JPEG.search(name)
-            if not match:  # README, folders, macOS forks (__MACOSX/images/._16.jpg)
-                continue
-            if 0xFFFFFFFF in (usize, csize, offset):
-                usize, csize, offset = _zip64_sizes(extra, usize, csize, offset)
-            ids.append(int(match.group(1)))
-            offsets.append(offset)
-            sizes.append(csize)
-            methods.append(method | (flags & 1) << 15)  # bit 15 marks an encrypted member
-            crcs.append(crc)
-        ids_a = np.asarray(ids, np.int64)
-        order = np.argsort(ids_a, kind="stable")
-        keep = np.ones(len(order), bool)
-        keep[1:] = ids_a[order][1:] != ids_a[order][:-1]  # a duplicated id: its first member
-        order = order[keep]
-        self.asset_ids = ids_a[order]
-        self._offsets = np.asarray(offsets, np.int64)[order]
-        self._sizes = np.asarray(sizes, np.int64)[order]
-        self._methods = np.asarray(methods, np.int64)[order]
-        self._crcs = np.asarray(crcs, np.int64)[order]
-
-    def _central_directory(self, fh: io.BufferedReader) -> bytes:
-        size = fh.seek(0, os.SEEK_END)
-        tail_len = min(size, _EOCD.size + 0xFFFF)
-        fh.seek(size - tail_len)
-        tail = fh.read(tail_len)
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0:
-            raise ValueError(f"{self.path} is not a zip file (no end-of-directory record): the "
-                             "download is incomplete or corrupt. Delete it and fetch it again.")
-        _, _, _, _, _, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
-        locator = at - _ZIP64_LOCATOR.size
-        if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
-            _, _, eocd64, _ = _ZIP64_LOCATOR.unpack_from(tail, locator)
-            fh.seek(eocd64)
-            record = fh.read(_ZIP64_EOCD.size)
-            if len(record) == _ZIP64_EOCD.size and record[:4] == b"PK\x06\x06":
-                *_, cd_size, cd_offset = _ZIP64_EOCD.unpack(record)
-        fh.seek(cd_offset)
-        directory = fh.read(cd_size)
-        if len(directory) != cd_size:
-            raise ValueError(f"{self.path} is truncated (its directory is cut off): delete it "
-                             "and fetch it again.")
-        return directory
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise ValueError(f"{self.path} is not a zip file ({err}): the download is "
+                             "incomplete or corrupt. Delete it and fetch it again.") from None
+        self._members: dict[int, zipfile.ZipInfo] = {}
+        for info in self._zip.infolist():
+            match = _JPEG.search(info.filename)
+            if match:
+                self._members.setdefault(int(match.group(1)), info)
+        self.asset_ids = np.array(sorted(self._members), np.int64)
 
     def __len__(self) -> int:
         return len(self.asset_ids)
 
     def has(self, asset_ids: np.ndarray) -> np.ndarray:
         """Boolean mask: which of ``asset_ids`` have a JPEG in the zip."""
-        return lookup(self.asset_ids, np.arange(len(self), dtype=np.int64), asset_ids) >= 0
+        return np.isin(asset_ids, self.asset_ids)
 
-    def read(self, asset_id: int, fh: io.BufferedReader | None = None) -> bytes:
-        """The bytes of ``<asset_id>.jpg``; KeyError if absent, ValueError if corrupt."""
-        i = int(lookup(self.asset_ids, np.arange(len(self), dtype=np.int64),
-                       np.asarray([asset_id]))[0])
-        if i < 0:
+    def read(self, asset_id: int) -> bytes:
+        """The bytes of ``<asset_id>.jpg`` (CRC-checked); KeyError if absent, ValueError if
+        corrupt."""
+        info = self._members.get(int(asset_id))
+        if info is None:
             raise KeyError(f"no {asset_id}.jpg in {self.path}")
-        if fh is None:
-            with open(self.path, "rb") as own:
-                return self.read(asset_id, own)
-        where = f"{asset_id}.jpg in {self.path}"
-        fh.seek(int(self._offsets[i]))
-        header = fh.read(_LOCAL.size)
-        if len(header) < _LOCAL.size or header[:4] != b"PK\x03\x04":
-            raise ValueError(f"{where}: bad local header (zip corrupt?); delete the zip and "
-                             "fetch it again")
-        *_, name_len, extra_len = _LOCAL.unpack(header)
-        fh.seek(name_len + extra_len, os.SEEK_CUR)
-        data = fh.read(int(self._sizes[i]))
-        method = int(self._methods[i])
-        if method == 0:
-            raw = data
-        elif method == 8:
-            try:
-                raw = zlib.decompressobj(-15).decompress(data)
-            except zlib.error as err:
-                raise ValueError(f"{where} does not inflate ({err}); delete the zip and "
-                                 "fetch it again") from None
-        else:
-            raise ValueError(f"{where} uses zip compression method {method & 0x7FFF}"
-                             f"{' with encryption' if method & 0x8000 else ''}; only stored "
-                             "and deflated members are supported")
-        if zlib.crc32(raw) != int(self._crcs[i]):
-            raise ValueError(f"{where} fails its CRC check (zip corrupt?); delete the zip and "
-                             "fetch it again")
-        return raw
-
-
-def _zip64_sizes(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
-    """Replace the 0xFFFFFFFF fields of a central-directory entry from its zip64 extra field."""
-    pos = 0
-    while pos + 4 <= len(extra):
-        tag, length = struct.unpack_from("<HH", extra, pos)
-        if tag == 1:
-            values = list(struct.unpack_from(f"<{length // 8}Q", extra, pos + 4))
-            fields = [usize, csize, offset]
-            for j, value in enumerate(fields):
-                if value == 0xFFFFFFFF and values:
-                    fields[j] = values.pop(0)
-            return fields[0], fields[1], fields[2]
-        pos += 4 + length
-    return usize, csize, offset
+        try:
+            return self._zip.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+            raise ValueError(f"{info.filename} in {self.path} is corrupt ({err}); delete the "
+                             "zip and fetch it again") from None
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -350,11 +252,10 @@ def load_gz2(n: int, image_size: int, seed: int = 0, min_volunteers: int = 10, *
     chosen = pool[np.random.default_rng(seed).choice(len(pool), size=n, replace=False)]
 
     images = np.empty((n, image_size, image_size, 1), np.float32)
-    with open(zip_path, "rb") as fh:
-        for j, row in enumerate(tqdm(chosen, desc="GZ2 images", unit="img", leave=False,
-                                     disable=not progress)):
-            images[j, ..., 0] = preprocess(archive.read(int(asset[row]), fh), image_size,
-                                           crop_fraction, name=f"{asset[row]}.jpg in {zip_path}")
+    for j, row in enumerate(tqdm(chosen, desc="GZ2 images", unit="img", leave=False,
+                                 disable=not progress)):
+        images[j, ..., 0] = preprocess(archive.read(int(asset[row])), image_size,
+                                       crop_fraction, name=f"{asset[row]}.jpg in {zip_path}")
     return {"images": images, "votes": cat["votes"][chosen],
             "n_volunteers": cat["n_volunteers"][chosen], "dr7objid": cat["dr7objid"][chosen],
             "asset_id": asset[chosen], "smooth_fraction": cat["smooth_fraction"][chosen],
