@@ -78,12 +78,17 @@ def test_simulator_is_deterministic_and_votes_match_rho():
     assert np.array_equal(a["images"], b["images"]) and np.array_equal(a["votes"], b["votes"])
     assert not np.array_equal(a["votes"], galaxies(300, seed=4)["votes"])
     assert a["images"].shape == (300, 64, 64, 1) and a["images"].dtype == np.float32
-    assert 5 <= a["n_volunteers"].min() and a["n_volunteers"].max() <= 40
+    assert np.all(a["n_volunteers"] <= a["shown_to"]) and a["shown_to"].max() <= 50
     big = galaxies(4000, seed=0, size=16)
-    fractions = big["votes"] / big["n_volunteers"]
+    asked = big["n_volunteers"] >= 5
+    fractions = big["votes"][asked] / big["n_volunteers"][asked]
     # vote fractions scatter around rho with the binomial standard error
-    z = (fractions - big["rho"]) / np.sqrt(big["rho"] * (1 - big["rho"]) / big["n_volunteers"])
+    rho, n = big["rho"][asked], big["n_volunteers"][asked]
+    z = (fractions - rho) / np.sqrt(rho * (1 - rho) / n)
     assert abs(z.mean()) < 0.1 and 0.9 < z.std() < 1.1
+    # the decision tree: discs reach the bar question, ellipticals rarely do
+    assert np.median(big["n_volunteers"][big["featured"]]) > 15
+    assert np.median(big["n_volunteers"][~big["featured"]]) <= 3
     assert np.all(big["rho"][~big["featured"]] == pytest.approx(0.03))
     assert big["rho"][big["featured"]].max() > 0.5
 
@@ -110,11 +115,54 @@ def test_active_learning_loop_acquires_without_repeats():
     pool, test = np.arange(100), np.arange(100, 120)
     for acquisition in ("bald", "random"):
         history = galaxy.active_learning(data, pool, test, acquisition=acquisition, start=10,
-                                         batch=5, rounds=2, epochs=1, mc_samples=3, width=2,
-                                         seed=0, progress=False)
+                                         batch=5, rounds=2, steps=3, mc_samples=3, width=2,
+                                         seed=0, warm_start=acquisition == "bald",
+                                         progress=False)
         assert history["labels"] == [10, 15, 20] and len(history["test_nll"]) == 3
         acquired = np.concatenate(history["acquired"])
         assert len(set(acquired)) == 10 and set(acquired) <= set(pool)
     with pytest.raises(ValueError, match="acquisition"):
         galaxy.active_learning(data, pool, test, acquisition="max_entropy", start=10, batch=5,
-                               rounds=1, epochs=1, mc_samples=2, width=2, seed=0)
+                               rounds=1, steps=1, mc_samples=2, width=2, seed=0)
+
+
+def test_posterior_samples_run_the_trunk_once_with_the_same_distribution(monkeypatch):
+    images = np.random.default_rng(0).uniform(0, 1, (6, 16, 16, 1)).astype(np.float32)
+    no_dropout = galaxy.bayesian_cnn(image_size=16, width=4, dropout=0.0)
+    full = no_dropout(images, training=False).numpy()[:, 0]
+    np.testing.assert_allclose(galaxy.posterior_samples(no_dropout, images, 3),
+                               np.tile(full, (3, 1)), rtol=1e-5)
+    assert galaxy._split_at_mc_dropout(no_dropout) is not None
+    model = galaxy.bayesian_cnn(image_size=16, width=4, seed=1)
+    split = galaxy.posterior_samples(model, images, 400)
+    monkeypatch.setattr(galaxy, "_split_at_mc_dropout", lambda model: None)
+    whole = galaxy.posterior_samples(model, images, 400)
+    np.testing.assert_allclose(split.mean(0), whole.mean(0), atol=0.02)
+    np.testing.assert_allclose(split.std(0), whole.std(0), rtol=0.2, atol=2e-3)
+
+
+def test_reference_head_has_one_dropout_and_bad_mc_layers_is_refused():
+    def drops(model):
+        return sum(isinstance(layer, galaxy.MCDropout) for layer in model.layers)
+
+    assert drops(galaxy.bayesian_cnn(16, width=2, mc_layers=1)) == 1
+    assert drops(galaxy.bayesian_cnn(16, width=2)) == 2
+    with pytest.raises(ValueError, match="mc_layers"):
+        galaxy.bayesian_cnn(16, width=2, mc_layers=3)
+
+
+def test_full_profile_reads_galaxy_zoo_2(monkeypatch):
+    import frontier
+    from frontier.data import gz2
+
+    calls = {}
+
+    def fake_load(n, image_size, seed=0, **kwargs):
+        calls.update(n=n, image_size=image_size, seed=seed)
+        return {"votes": np.zeros(n, np.int64)}
+
+    monkeypatch.setattr(gz2, "load_gz2", fake_load)
+    P = frontier.profile("full", "galaxy")
+    data, split = galaxy.lesson_data(P, seed=2)
+    assert calls == {"n": P.n_galaxies, "image_size": P.image_size, "seed": 2}
+    assert split == int(0.8 * P.n_galaxies)
