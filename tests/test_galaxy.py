@@ -157,12 +157,16 @@ def test_full_profile_reads_galaxy_zoo_2(monkeypatch):
 
     calls = {}
 
-    def fake_load(n, image_size, seed=0, **kwargs):
-        calls.update(n=n, image_size=image_size, seed=seed)
+    def fake_load(n, image_size, seed=0, min_volunteers=10):
+        calls.update(n=n, image_size=image_size, seed=seed, min_volunteers=min_volunteers)
         return {"votes": np.zeros(n, np.int64)}
 
     monkeypatch.setattr(gz2, "load_gz2", fake_load)
     P = frontier.profile("full", "galaxy")
     data, split = galaxy.lesson_data(P, seed=2)
-    assert calls == {"n": P.n_galaxies, "image_size": P.image_size, "seed": 2}
+    assert calls == {"n": P.n_galaxies, "image_size": P.image_size, "seed": 2,
+                     "min_volunteers": 10}
     assert split == int(0.8 * P.n_galaxies)
+    # active learning (lesson 03) keeps the galaxies nobody was asked about
+    galaxy.lesson_data(frontier.profile("full", "galaxy_al"), seed=0)
+    assert calls["min_volunteers"] == 0

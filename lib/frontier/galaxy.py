@@ -43,12 +43,15 @@ SIZES = register(
 def lesson_data(P: Any, seed: int = 0) -> tuple[dict[str, np.ndarray], int]:
     """The galaxies for profile sizes ``P`` and the index where the test set starts (the last
     20%). ``smoke`` and ``quick``: simulated galaxies with their true ``rho``. ``full``: real
-    Galaxy Zoo 2 galaxies and their bar votes (:func:`frontier.data.gz2.load_gz2`; downloads
-    about 3.4 GB once; no ``rho``, no true parameters)."""
+    Galaxy Zoo 2 galaxies and their bar votes (:func:`frontier.data.gz2.load_gz2`: at least 10
+    bar answers, or any number for active learning; downloads about 3.4 GB once; no ``rho``,
+    no true parameters)."""
     if P.name == "full":
         from frontier.data.gz2 import load_gz2
 
-        data = load_gz2(P.n_galaxies, P.image_size, seed=seed)
+        # active learning keeps galaxies nobody was asked about (N = 0): a real pool has them
+        min_volunteers = 0 if P.lesson == "galaxy_al" else 10
+        data = load_gz2(P.n_galaxies, P.image_size, seed=seed, min_volunteers=min_volunteers)
     else:
         from frontier.data.synthetic import galaxies
 
