@@ -121,25 +121,24 @@ def bayesian_cnn(image_size: int = 64, bands: int = 1, width: int = 32,
 
 
 def posterior_samples(model: keras.Model, images: np.ndarray, n_samples: int,
-                      batch_size: int = 256) -> np.ndarray:
+                      batch_size: int = 256, reuse_trunk: bool = True) -> np.ndarray:
     """rho from ``n_samples`` stochastic forward passes: (n_samples, batch).
 
     When the model's ``MCDropout`` layers all sit in a chain of layers at its end (as in
-    ``bayesian_cnn``), everything before the first is deterministic: it runs once per image and
-    only the small head runs ``n_samples`` times. Same distribution, many times faster."""
-    split = _split_at_mc_dropout(model)
+    ``bayesian_cnn``), everything before the first is deterministic: with ``reuse_trunk`` it
+    runs once per image and only the small head runs ``n_samples`` times. Same distribution,
+    many times faster; ``reuse_trunk=False`` runs the whole model every time."""
+    split = _split_at_mc_dropout(model) if reuse_trunk else None
     if split is None:
-        return np.stack([_predict(model, images, batch_size) for _ in range(n_samples)])
+        return np.stack([_predict(model, images, batch_size)[:, 0] for _ in range(n_samples)])
     trunk, head = split
     features = _predict(trunk, images, batch_size)
     return np.stack([head(features).numpy()[:, 0] for _ in range(n_samples)])
 
 
 def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    out = [model(images[i:i + batch_size], training=False).numpy()
-           for i in range(0, len(images), batch_size)]
-    out = np.concatenate(out)
-    return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
+    return np.concatenate([model(images[i:i + batch_size], training=False).numpy()
+                           for i in range(0, len(images), batch_size)])
 
 
 def _split_at_mc_dropout(model: keras.Model) -> tuple[Any, Any] | None:
