@@ -95,6 +95,27 @@ def test_corrupt_cached_file_is_fetched_again(http_server, private_cache):
     assert handler.hits["/files/a.bin"] == 2
 
 
+def test_unchanged_cached_file_is_not_hashed_again(http_server, private_cache, monkeypatch):
+    from frontier.data import download
+
+    base, handler = http_server
+    handler.files["a.bin"] = BODY
+    path = data.fetch_url(f"{base}/files/a.bin", SHA, progress=False)
+    hashed = []
+    real = download.sha256_of
+    monkeypatch.setattr(download, "sha256_of", lambda p: hashed.append(p) or real(p))
+    assert data.fetch_url(f"{base}/files/a.bin", SHA, progress=False) == path
+    assert hashed == [], "same size and modification time as when verified: trusted"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched
+    assert data.fetch_url(f"{base}/files/a.bin", SHA, progress=False) == path
+    assert hashed == [path] and handler.hits["/files/a.bin"] == 1
+    # same size, new bytes, new time: hashed, found corrupt, fetched again
+    path.write_bytes(bytes(len(BODY)))
+    assert data.fetch_url(f"{base}/files/a.bin", SHA, progress=False).read_bytes() == BODY
+    assert handler.hits["/files/a.bin"] == 2
+
+
 def test_trust_on_first_use_records_and_checks_hash(http_server, private_cache):
     base, handler = http_server
     handler.files["t.bin"] = BODY

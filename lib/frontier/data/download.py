@@ -3,7 +3,9 @@
 :func:`fetch_url` streams a URL into a temporary file under ``<cache>/.tmp/``, hashing as it
 goes, checks the length and the sha256, and only then renames the file into place (an atomic
 ``os.replace`` on one file system). A download killed half-way leaves only a temporary file,
-which the next fetch removes. A cached file is re-hashed before it is trusted; a corrupt one is
+which the next fetch removes. A cached file is re-hashed before it is trusted, unless its size and
+modification time are those it had when it was last hashed (recorded in
+``<cache>/.verified/<filename>``: a 3 GB archive takes seconds to hash); a corrupt one is
 fetched again.
 
 Assets whose publisher gives no checksum are trusted on first use: the hash of the first
@@ -63,6 +65,30 @@ def _recorded_hash_path(cache: Path, filename: str) -> Path:
     return cache / ".sha256" / filename
 
 
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def _remember_hash(cache: Path, dest: Path, digest: str) -> None:
+    memo = cache / ".verified" / dest.name
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(f"{_stamp(dest)} {digest}\n")
+
+
+def _cached_hash(cache: Path, dest: Path) -> str:
+    """sha256 of the cached file ``dest``: the one recorded when it was last hashed if its size
+    and modification time have not changed since, else hashed again (and recorded)."""
+    memo = cache / ".verified" / dest.name
+    if memo.exists():
+        size, mtime, digest = (memo.read_text().split() + ["", "", ""])[:3]
+        if f"{size} {mtime}" == _stamp(dest) and len(digest) == 64:
+            return digest
+    digest = sha256_of(dest)
+    _remember_hash(cache, dest, digest)
+    return digest
+
+
 def _clean_stale_temporaries(tmp_dir: Path) -> None:
     """Remove temporary files left by downloads whose process is gone (e.g. killed)."""
     if not tmp_dir.is_dir():
@@ -116,7 +142,7 @@ def fetch_url(url: str, sha256: str | None = None, *, filename: str | None = Non
 
     if dest.exists():
         want = expected or (recorded.read_text().strip() if recorded.exists() else None)
-        have = sha256_of(dest)
+        have = _cached_hash(cache, dest)
         if want is None or have == want:
             if want is None:  # cached before any hash was recorded: record it now
                 recorded.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +177,7 @@ def fetch_url(url: str, sha256: str | None = None, *, filename: str | None = Non
                     f"Delete {recorded} only if you trust the new file.", asset=asset, url=url)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
+        _remember_hash(cache, dest, digest)
         if expected is None and not recorded.exists():
             recorded.parent.mkdir(parents=True, exist_ok=True)
             recorded.write_text(digest + "\n")
