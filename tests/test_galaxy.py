@@ -29,6 +29,36 @@ def test_binomial_loss_takes_k_and_n_labels():
     assert float(loss(y, rho)) == pytest.approx(expected, rel=1e-5)
 
 
+def test_binomial_loss_sums_the_questions_of_a_two_output_network():
+    loss = galaxy.BinomialLoss()
+    # (k, N) for the bar question, then (N, shown_to): N of shown_to reached the bar question
+    y = np.array([[3.0, 10.0, 10.0, 40.0], [0.0, 1.0, 1.0, 30.0]], np.float32)
+    pred = np.array([[0.3, 0.25], [0.1, 0.05]], np.float32)
+    expected = np.mean(galaxy.binomial_nll(y[:, 0], y[:, 1], pred[:, 0]).numpy()
+                       + galaxy.binomial_nll(y[:, 2], y[:, 3], pred[:, 1]).numpy())
+    assert float(loss(y, pred)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_reach_output_learns_which_galaxies_reach_the_bar_question():
+    data = galaxies(700, seed=3, size=16)
+    train_, held = np.arange(500), np.arange(500, 700)
+    model = galaxy.bayesian_cnn(16, width=8, predict_reach=True, seed=0)
+    model.compile(galaxy.keras.optimizers.Adam(3e-3), galaxy.BinomialLoss())
+    with pytest.raises(ValueError, match="shown_to"):
+        galaxy.train(model, data["images"][:10], data["votes"][:10], data["n_volunteers"][:10],
+                     steps=1)
+    galaxy.train(model, data["images"][train_], data["votes"][train_],
+                 data["n_volunteers"][train_], shown_to=data["shown_to"][train_], steps=300)
+    samples = galaxy.posterior_samples(model, data["images"][held], 10, output=None)
+    assert samples.shape == (10, 200, 2)
+    reach = samples[..., 1].mean(0)
+    featured = data["featured"][held]
+    # discs reach the bar question about 10 times as often as ellipticals (0.9 vs 0.06 say
+    # "featured"): the network must have learnt most of that from the images
+    assert reach[featured].mean() > 3 * reach[~featured].mean()
+    assert galaxy.posterior_samples(model, data["images"][held], 10).shape == (10, 200)  # rho
+
+
 def direct_bald(rho_samples, n):
     """BALD from scipy's binomial pmf, one galaxy at a time."""
     out = []
@@ -124,6 +154,15 @@ def test_active_learning_loop_acquires_without_repeats():
     with pytest.raises(ValueError, match="acquisition"):
         galaxy.active_learning(data, pool, test, acquisition="max_entropy", start=10, batch=5,
                                rounds=1, steps=1, mc_samples=2, width=2, seed=0)
+    # scoring with a predicted N needs to know how many volunteers saw each galaxy
+    no_shown = {key: value for key, value in data.items() if key != "shown_to"}
+    with pytest.raises(ValueError, match="shown_to"):
+        galaxy.active_learning(no_shown, pool, test, acquisition="bald", start=10, batch=5,
+                               rounds=1, steps=1, mc_samples=2, width=2, seed=0)
+    history = galaxy.active_learning(no_shown, pool, test, acquisition="bald", start=10, batch=5,
+                                     rounds=1, steps=1, mc_samples=2, width=2, seed=0,
+                                     predict_reach=False, progress=False)
+    assert history["labels"] == [10, 15]
 
 
 def test_posterior_samples_run_the_trunk_once_with_the_same_distribution():

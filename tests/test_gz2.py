@@ -34,7 +34,14 @@ POOL = [o for o, (k, no, a, jpg) in GALAXIES.items() if k + no >= 10 and a and j
 
 # The real catalogue's columns (a subset) around the ones the loader reads.
 QUESTIONS = ["t01_smooth_or_features_a01_smooth", "t01_smooth_or_features_a02_features_or_disk",
-             "t03_bar_a06_bar", "t03_bar_a07_no_bar"]
+             "t01_smooth_or_features_a03_star_or_artifact", "t03_bar_a06_bar", "t03_bar_a07_no_bar"]
+
+
+def first_question(k: int, no: int) -> dict[str, int]:
+    """Fake t01 counts: 12 smooth, N + 3 featured (3 said edge-on), 1 star or artifact."""
+    return {"t01_smooth_or_features_a01_smooth": 12,
+            "t01_smooth_or_features_a02_features_or_disk": k + no + 3,
+            "t01_smooth_or_features_a03_star_or_artifact": 1}
 SUFFIXES = ["count", "weight", "fraction", "weighted_fraction", "debiased", "flag"]
 
 
@@ -53,9 +60,9 @@ def catalogue_csv(drop: tuple[str, ...] = ()) -> bytes:
                "decstring": "+01:15:00.0", "sample": "original", "gz2_class": "SBc",
                "total_classifications": 44, "total_votes": 300}
         for q in QUESTIONS:
-            count = {"t03_bar_a06_bar": k, "t03_bar_a07_no_bar": no}.get(q, 20)
+            count = {"t03_bar_a06_bar": k, "t03_bar_a07_no_bar": no, **first_question(k, no)}[q]
             row.update({f"{q}_count": count, f"{q}_weight": count, f"{q}_fraction": 0.5,
-                        f"{q}_weighted_fraction": 0.5, f"{q}_flag": 0})
+                        f"{q}_weighted_fraction": 0.5, f"{q}_flag": 0, f"{q}_debiased": 0.0})
         row["t01_smooth_or_features_a01_smooth_debiased"] = 0.1 * (asset or 0) / 2
         row["t01_smooth_or_features_a02_features_or_disk_debiased"] = 1 - 0.1 * (asset or 0) / 2
         row["t03_bar_a06_bar_debiased"] = row["t03_bar_a07_no_bar_debiased"] = 0.5
@@ -137,13 +144,14 @@ def test_loader_maps_counts_to_k_and_n_filters_and_keeps_images_with_labels(serv
     for j, objid in enumerate(data["dr7objid"]):
         k, no, asset, _ = GALAXIES[int(objid)]
         assert data["votes"][j] == k and data["n_volunteers"][j] == k + no
+        assert data["shown_to"][j] == k + no + 16
         assert data["asset_id"][j] == asset
         # the image is that galaxy's: its grey level (mean of the bands) identifies the JPEG
         assert abs(data["images"][j].mean() * 255 - level(asset)) < 4
         assert data["featured_fraction"][j] == pytest.approx(1 - 0.05 * asset, abs=1e-6)
     assert data["images"].shape == (len(POOL), 8, 8, 1) and data["images"].dtype == np.float32
     assert 0 <= data["images"].min() and data["images"].max() <= 1
-    for key in ("votes", "n_volunteers", "dr7objid", "asset_id"):
+    for key in ("votes", "n_volunteers", "shown_to", "dr7objid", "asset_id"):
         assert data[key].dtype == np.int64 and data[key].shape == (len(POOL),)
     assert "rho" not in data  # unknown for real galaxies
     # asking for more galaxies than qualify, or lowering the threshold
@@ -193,6 +201,7 @@ def test_read_catalogue_and_mapping(tmp_path):
     np.testing.assert_array_equal(cat["dr7objid"], objids)
     np.testing.assert_array_equal(cat["votes"], [GALAXIES[o][0] for o in objids])
     np.testing.assert_array_equal(cat["n_volunteers"], [sum(GALAXIES[o][:2]) for o in objids])
+    np.testing.assert_array_equal(cat["shown_to"], [sum(GALAXIES[o][:2]) + 16 for o in objids])
     mpath = tmp_path / "map.csv"
     mpath.write_bytes(mapping_csv())
     mapping = gz2.read_mapping(mpath)

@@ -21,10 +21,11 @@ from frontier.profiles import register
 
 AL_SIZES = register(
     "galaxy_al",
-    # lesson 03: n_galaxies = pool (80%) + test (20%); quick trains 32-pixel galaxies, warm-started
+    # lesson 03: n_galaxies = pool (80%) + test (20%); quick trains 32-pixel galaxies, warm-started,
+    # and labels 100 + 8 x 100 of the 3,200 in the pool
     smoke=dict(n_galaxies=150, image_size=16, start=20, batch=20, rounds=2, steps=10, seeds=1,
                mc_samples=5, width=4),
-    quick=dict(n_galaxies=4000, image_size=32, start=100, batch=50, rounds=8, steps=250,
+    quick=dict(n_galaxies=4000, image_size=32, start=100, batch=100, rounds=8, steps=250,
                seeds=3, mc_samples=20, width=16),
     full=dict(n_galaxies=25000, image_size=64, start=256, batch=128, rounds=10, steps=2000,
               seeds=3, mc_samples=30, width=32),
@@ -74,14 +75,19 @@ def binomial_nll(k: Any, n: Any, rho: Any) -> tf.Tensor:
 
 
 class BinomialLoss(keras.losses.Loss):
-    """Keras loss on labels ``(batch, 2)`` = (k, N) and predictions rho ``(batch, 1)``."""
+    """Keras loss on labels ``(batch, 2)`` = (k, N) and predictions rho ``(batch, 1)``.
+
+    A network that answers m questions at once gives predictions ``(batch, m)`` and labels
+    ``(batch, 2m)`` = (k_1, N_1, ..., k_m, N_m); the loss is the sum of the m binomial NLLs.
+    """
 
     def __init__(self, name: str = "binomial_nll", **kwargs: Any):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         y_true = tf.cast(y_true, tf.float32)
-        return binomial_nll(y_true[:, 0], y_true[:, 1], tf.reshape(y_pred, [-1]))
+        y_pred = tf.reshape(y_pred, [tf.shape(y_true)[0], -1])
+        return tf.reduce_sum(binomial_nll(y_true[:, 0::2], y_true[:, 1::2], y_pred), axis=-1)
 
 
 # -- the Bayesian CNN ---------------------------------------------------------------------------
@@ -93,7 +99,8 @@ class MCDropout(keras.layers.Dropout):
 
 
 def bayesian_cnn(image_size: int = 64, bands: int = 1, width: int = 32,
-                 dropout: float = 0.5, mc_layers: int = 2, seed: int = 0) -> keras.Model:
+                 dropout: float = 0.5, mc_layers: int = 2, predict_reach: bool = False,
+                 seed: int = 0) -> keras.Model:
     """The reference network: conv 32/64/128 (3x3, ReLU, 2x2 max-pool), dense 128, MC dropout
     0.5, sigmoid rho. ``width`` scales the filters (32 = the reference). Input (batch, size,
     size, bands) in [0, 1]; output rho (batch, 1).
@@ -102,7 +109,12 @@ def bayesian_cnn(image_size: int = 64, bands: int = 1, width: int = 32,
     of the output logit grows with its size, so the most confident predictions get the widest
     posteriors, which misleads active learning (lesson 03). The default, 2, also drops the
     flattened features before the dense layer (Gal & Ghahramani 2016 put dropout before every
-    weight layer)."""
+    weight layer).
+
+    ``predict_reach=True`` adds a second output: the share of the volunteers shown the galaxy
+    who reach the bar question (answer "featured", then "not edge-on"), so the network also
+    predicts N, the number who will answer it (lesson 03). Output (batch, 2) = (rho, reach);
+    train it on labels (k, N, N, shown_to) (:func:`train` with ``shown_to``)."""
     if mc_layers not in (1, 2):
         raise ValueError(f"mc_layers must be 1 or 2, not {mc_layers!r}")
     keras.utils.set_random_seed(seed)
@@ -116,13 +128,16 @@ def bayesian_cnn(image_size: int = 64, bands: int = 1, width: int = 32,
         x = MCDropout(dropout)(x)
     x = keras.layers.Dense(4 * width, activation="relu")(x)
     x = MCDropout(dropout)(x)
-    rho = keras.layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(inputs, rho, name="bayesian_cnn")
+    outputs = keras.layers.Dense(2 if predict_reach else 1, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs, name="bayesian_cnn")
 
 
 def posterior_samples(model: keras.Model, images: np.ndarray, n_samples: int,
-                      batch_size: int = 256, reuse_trunk: bool = True) -> np.ndarray:
-    """rho from ``n_samples`` stochastic forward passes: (n_samples, batch).
+                      batch_size: int = 256, reuse_trunk: bool = True,
+                      output: int | None = 0) -> np.ndarray:
+    """rho from ``n_samples`` stochastic forward passes: (n_samples, batch). ``output`` picks
+    the model's output column (0: rho; 1: reach, with ``predict_reach``); None keeps them all:
+    (n_samples, batch, outputs).
 
     When the model's ``MCDropout`` layers all sit in a chain of layers at its end (as in
     ``bayesian_cnn``), everything before the first is deterministic: with ``reuse_trunk`` it
@@ -130,10 +145,12 @@ def posterior_samples(model: keras.Model, images: np.ndarray, n_samples: int,
     many times faster; ``reuse_trunk=False`` runs the whole model every time."""
     split = _split_at_mc_dropout(model) if reuse_trunk else None
     if split is None:
-        return np.stack([_predict(model, images, batch_size)[:, 0] for _ in range(n_samples)])
-    trunk, head = split
-    features = _predict(trunk, images, batch_size)
-    return np.stack([head(features).numpy()[:, 0] for _ in range(n_samples)])
+        samples = np.stack([_predict(model, images, batch_size) for _ in range(n_samples)])
+    else:
+        trunk, head = split
+        features = _predict(trunk, images, batch_size)
+        samples = np.stack([head(features).numpy() for _ in range(n_samples)])
+    return samples if output is None else samples[..., output]
 
 
 def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -205,11 +222,20 @@ def coverage(rho_samples: np.ndarray, n: np.ndarray, k: np.ndarray, level: float
 
 # -- active learning ------------------------------------------------------------------------------
 def train(model: keras.Model, images: np.ndarray, k: np.ndarray, n: np.ndarray, *, steps: int,
-          batch_size: int = 64, seed: int = 0) -> keras.Model:
+          batch_size: int = 64, seed: int = 0, shown_to: np.ndarray | None = None
+          ) -> keras.Model:
     """``steps`` gradient steps of a compiled model on votes (k, N), shuffled and randomly
     flipped and turned (a galaxy has no up or left). A fixed number of steps, not epochs, so
-    models trained on 100 or 500 galaxies get the same amount of training."""
-    labels = np.stack([k, n], 1).astype("float32")
+    models trained on 100 or 500 galaxies get the same amount of training. A model built with
+    ``predict_reach`` also learns from ``shown_to``, how many volunteers saw each galaxy: N of
+    them reached the bar question."""
+    outputs = model.outputs[0].shape[-1]
+    if (outputs == 2) != (shown_to is not None):
+        raise ValueError(f"the model has {outputs} output(s) but shown_to is "
+                         f"{'missing' if shown_to is None else 'given'}: pass shown_to exactly "
+                         "when the model was built with predict_reach=True")
+    columns = [k, n] if shown_to is None else [k, n, n, shown_to]
+    labels = np.stack(columns, 1).astype("float32")
     batches = (tf.data.Dataset.from_tensor_slices((images, labels))
                .shuffle(len(labels), seed=seed).repeat()
                .map(_flip_and_rotate).batch(batch_size).prefetch(2))
@@ -229,22 +255,29 @@ def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndar
                     acquisition: str, start: int, batch: int, rounds: int, steps: int,
                     mc_samples: int, width: int, seed: int, batch_size: int = 64,
                     learning_rate: float = 1e-3, mc_layers: int = 2, warm_start: bool = False,
-                    progress: bool = True) -> dict[str, list]:
+                    predict_reach: bool = True, progress: bool = True) -> dict[str, list]:
     """Pool-based active learning (lesson 03): start with ``start`` random labelled galaxies
     from ``pool`` (indices into ``data``); each round train a Bayesian CNN for ``steps``
     gradient steps on the labelled set (a fresh one, or with ``warm_start`` the previous one
     trained further), record its test NLL on ``test``, then label ``batch`` more, chosen by
     ``acquisition``: "bald", the highest BALD scores under the current model, or "random".
 
-    BALD needs N, but how many volunteers will answer is part of the label, unknown before a
-    galaxy is shown: scores use the mean N of the galaxies labelled so far for every candidate.
-    Returns per round the number of labels, the test NLL and the indices acquired."""
+    BALD needs N, but how many volunteers will answer the bar question is part of the label,
+    unknown before a galaxy is shown. With ``predict_reach`` (needs ``data["shown_to"]``) the
+    network also learns which share of the volunteers reach the question, and a candidate's N
+    is that share of the mean ``shown_to`` of the labelled galaxies; without it, every
+    candidate gets the mean N of the labelled galaxies. Both acquisitions train the same
+    network. Returns per round the number of labels, the test NLL and the indices acquired."""
     from tqdm.auto import tqdm
 
     if acquisition not in ("bald", "random"):
         raise ValueError(f"acquisition must be 'bald' or 'random', not {acquisition!r}")
+    if predict_reach and "shown_to" not in data:
+        raise ValueError("predict_reach=True needs data['shown_to'], how many volunteers saw "
+                         "each galaxy; pass predict_reach=False to score with the mean N")
     rng = np.random.default_rng(seed)
     images, k, n = data["images"], data["votes"], data["n_volunteers"]
+    shown = data["shown_to"] if predict_reach else None
     labelled = list(rng.choice(pool, start, replace=False))
     remaining = np.setdiff1d(pool, labelled)
     history: dict[str, list] = {"labels": [], "test_nll": [], "acquired": []}
@@ -252,18 +285,22 @@ def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndar
     for r in tqdm(range(rounds + 1), desc=acquisition, leave=False, disable=not progress):
         if r == 0 or not warm_start:
             model = bayesian_cnn(size, images.shape[-1], width=width, mc_layers=mc_layers,
-                                 seed=seed * 1000 + r)
+                                 predict_reach=predict_reach, seed=seed * 1000 + r)
             model.compile(keras.optimizers.Adam(learning_rate), BinomialLoss())
         idx = np.array(labelled)
         train(model, images[idx], k[idx], n[idx], steps=steps, batch_size=batch_size,
-              seed=seed * 1000 + r)
+              seed=seed * 1000 + r, shown_to=None if shown is None else shown[idx])
         history["labels"].append(len(labelled))
         history["test_nll"].append(test_nll(model, images[test], k[test], n[test], mc_samples))
         if r == rounds:
             break
         if acquisition == "bald":
-            expected_n = np.full(len(remaining), int(round(n[idx].mean())))
-            scores = bald(posterior_samples(model, images[remaining], mc_samples), expected_n)
+            samples = posterior_samples(model, images[remaining], mc_samples, output=None)
+            if shown is None:
+                expected_n = np.full(len(remaining), n[idx].mean())
+            else:
+                expected_n = samples[..., 1].mean(0) * shown[idx].mean()
+            scores = bald(samples[..., 0], np.round(expected_n).astype(int))
             chosen = remaining[np.argsort(-scores)[:batch]]
         else:
             chosen = rng.choice(remaining, batch, replace=False)

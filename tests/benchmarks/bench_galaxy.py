@@ -59,13 +59,16 @@ def main() -> None:
     print(f"BALD, T=30: ours {ours_rate:,.0f} galaxies/s, scipy loop {base_rate:,.0f} "
           f"galaxies/s -> {ours_rate / base_rate:.0f}x")
 
-    model = galaxy.bayesian_cnn(32, width=8)
+    # an acquisition round as in galaxy.active_learning: rho and reach samples, N from reach
+    model = galaxy.bayesian_cnn(32, width=8, predict_reach=True)
     rounds = []
     for pool in ([1000, 10_000] if args.quick else [1000, 10_000, 100_000]):
         data = galaxies(pool, seed=1, size=32)
         start = time.perf_counter()
-        samples = galaxy.posterior_samples(model, data["images"], 30, batch_size=1024)
-        scores = galaxy.bald(samples, data["n_volunteers"])
+        samples = galaxy.posterior_samples(model, data["images"], 30, batch_size=1024,
+                                           output=None)
+        expected_n = np.round(samples[..., 1].mean(0) * data["shown_to"].mean()).astype(int)
+        scores = galaxy.bald(samples[..., 0], expected_n)
         np.argsort(-scores)[:100]
         seconds = time.perf_counter() - start
         rounds.append({"pool": pool, "round_seconds": seconds,

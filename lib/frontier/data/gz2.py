@@ -40,7 +40,11 @@ BAR = "t03_bar_a06_bar_count"
 NO_BAR = "t03_bar_a07_no_bar_count"
 SMOOTH = "t01_smooth_or_features_a01_smooth_debiased"
 FEATURED = "t01_smooth_or_features_a02_features_or_disk_debiased"
-CATALOGUE_COLUMNS = ("dr7objid", BAR, NO_BAR, SMOOTH, FEATURED)
+#: The first question's raw counts: every volunteer who classified the galaxy answers it.
+FIRST_QUESTION = ("t01_smooth_or_features_a01_smooth_count",
+                  "t01_smooth_or_features_a02_features_or_disk_count",
+                  "t01_smooth_or_features_a03_star_or_artifact_count")
+CATALOGUE_COLUMNS = ("dr7objid", BAR, NO_BAR, SMOOTH, FEATURED, *FIRST_QUESTION)
 MAPPING_COLUMNS = ("objid", "asset_id")
 
 #: Default fraction of the 424-pixel cutout kept around its centre (see :func:`preprocess`).
@@ -73,6 +77,8 @@ def read_catalogue(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     - ``dr7objid`` int64: SDSS DR7 object id;
     - ``votes`` int64: k, volunteers who answered "bar" (``t03_bar_a06_bar_count``);
     - ``n_volunteers`` int64: N, volunteers asked about a bar (bar + no-bar counts);
+    - ``shown_to`` int64: volunteers who classified the galaxy (the three answers to the first
+      question, smooth / features or disk / star or artifact), at least N;
     - ``smooth_fraction``, ``featured_fraction`` float32: Hart et al.'s redshift-debiased
       fractions for "smooth" and "features or disk" (question t01); NaN where blank.
 
@@ -86,8 +92,9 @@ def read_catalogue(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     if (k < 0).any() or (no < 0).any():
         raise ValueError(f"{path}: negative vote counts in {BAR} / {NO_BAR}; the file is corrupt "
                          "or not the GZ2 catalogue. Delete it and fetch it again.")
+    shown = table[list(FIRST_QUESTION)].fillna(0).to_numpy(np.int64).sum(1)
     return {"dr7objid": table["dr7objid"].to_numpy(np.int64), "votes": k,
-            "n_volunteers": k + no,
+            "n_volunteers": k + no, "shown_to": np.maximum(shown, k + no),
             "smooth_fraction": table[SMOOTH].to_numpy(np.float32),
             "featured_fraction": table[FEATURED].to_numpy(np.float32)}
 
@@ -211,7 +218,8 @@ def load_gz2(n: int, image_size: int, seed: int = 0, min_volunteers: int = 10, *
 
     Returns the keys the lessons use for simulated galaxies: ``images`` (n, image_size,
     image_size, 1) float32 in [0, 1], greyscale (see :func:`preprocess`); ``votes`` (n,)
-    int64, k; ``n_volunteers`` (n,) int64, N; plus ``dr7objid``, ``asset_id`` (n,) int64 and
+    int64, k; ``n_volunteers`` (n,) int64, N; ``shown_to`` (n,) int64, volunteers who
+    classified the galaxy; plus ``dr7objid``, ``asset_id`` (n,) int64 and
     ``smooth_fraction``, ``featured_fraction`` (n,) float32 (debiased, Hart et al. 2016).
     There is no ``rho``: for real galaxies it is unknown.
 
@@ -257,6 +265,7 @@ def load_gz2(n: int, image_size: int, seed: int = 0, min_volunteers: int = 10, *
         images[j, ..., 0] = preprocess(archive.read(int(asset[row])), image_size,
                                        crop_fraction, name=f"{asset[row]}.jpg in {zip_path}")
     return {"images": images, "votes": cat["votes"][chosen],
-            "n_volunteers": cat["n_volunteers"][chosen], "dr7objid": cat["dr7objid"][chosen],
+            "n_volunteers": cat["n_volunteers"][chosen], "shown_to": cat["shown_to"][chosen],
+            "dr7objid": cat["dr7objid"][chosen],
             "asset_id": asset[chosen], "smooth_fraction": cat["smooth_fraction"][chosen],
             "featured_fraction": cat["featured_fraction"][chosen]}
