@@ -154,6 +154,9 @@ def test_loader_maps_counts_to_k_and_n_filters_and_keeps_images_with_labels(serv
     for key in ("votes", "n_volunteers", "shown_to", "dr7objid", "asset_id"):
         assert data[key].dtype == np.int64 and data[key].shape == (len(POOL),)
     assert "rho" not in data  # unknown for real galaxies
+    # the keys tests/test_galaxy.py fakes to run the galaxy lessons on data like this
+    assert set(data) == {"images", "votes", "n_volunteers", "shown_to", "dr7objid", "asset_id",
+                         "smooth_fraction", "featured_fraction"}
     # asking for more galaxies than qualify, or lowering the threshold
     with pytest.raises(ValueError, match=r"only 5 galaxies .* at least 10 answers"):
         load(len(POOL) + 1, 8, min_volunteers=10)
