@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from scipy.special import gammaln
@@ -45,7 +46,7 @@ def test_reach_output_learns_which_galaxies_reach_the_bar_question():
     data = galaxies(700, seed=3, size=16)
     train_, held = np.arange(500), np.arange(500, 700)
     model = galaxy.bayesian_cnn(16, width=8, predict_reach=True, seed=0)
-    model.compile(galaxy.keras.optimizers.Adam(3e-3), galaxy.BinomialLoss())
+    model.compile(keras.optimizers.Adam(3e-3), galaxy.BinomialLoss())
     with pytest.raises(ValueError, match="shown_to"):
         galaxy.train(model, data["images"][:10], data["votes"][:10], data["n_volunteers"][:10],
                      steps=1)
@@ -214,7 +215,7 @@ def test_full_profile_reads_galaxy_zoo_2(monkeypatch):
 
 # Injected after the parameters cell: lesson_data returns the keys load_gz2 returns (checked in
 # tests/test_gz2.py) for simulated galaxies, without their truth.
-LIKE_GZ2 = '''# test only: lesson_data returns what the GZ2 loader would, simulated galaxies without truth
+LIKE_GZ2 = '''# test only: lesson_data returns GZ2-like data, simulated galaxies without truth
 import numpy as _np
 _simulated = galaxy.lesson_data
 def _like_gz2(P, seed=0):

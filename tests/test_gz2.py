@@ -35,6 +35,7 @@ POOL = [o for o, (k, no, a, jpg) in GALAXIES.items() if k + no >= 10 and a and j
 # The real catalogue's columns (a subset) around the ones the loader reads.
 QUESTIONS = ["t01_smooth_or_features_a01_smooth", "t01_smooth_or_features_a02_features_or_disk",
              "t01_smooth_or_features_a03_star_or_artifact", "t03_bar_a06_bar", "t03_bar_a07_no_bar"]
+SUFFIXES = ["count", "weight", "fraction", "weighted_fraction", "debiased", "flag"]
 
 
 def first_question(k: int, no: int) -> dict[str, int]:
@@ -42,7 +43,6 @@ def first_question(k: int, no: int) -> dict[str, int]:
     return {"t01_smooth_or_features_a01_smooth": 12,
             "t01_smooth_or_features_a02_features_or_disk": k + no + 3,
             "t01_smooth_or_features_a03_star_or_artifact": 1}
-SUFFIXES = ["count", "weight", "fraction", "weighted_fraction", "debiased", "flag"]
 
 
 def level(asset_id: int) -> int:

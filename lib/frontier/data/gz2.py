@@ -15,7 +15,9 @@ The label is the bar question, as in Walmsley et al. (2020): ``votes`` = k volun
 "bar" out of ``n_volunteers`` = N who answered the question at all (bar + no bar). GZ2 asks about
 bars only after "features or disk" and "not edge-on", so N varies widely: from 0 for galaxies
 nearly everyone called smooth or edge-on to a few tens; ``min_volunteers`` drops galaxies with
-too few answers.
+too few answers. ``shown_to``, the volunteers who classified the galaxy at all (the answers to the
+first question), is what lesson 03's network learns N from: N / ``shown_to`` is the share who
+reached the bar question.
 
 Images are read straight from the zip (only the chosen JPEGs), never unpacked.
 """
