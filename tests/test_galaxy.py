@@ -60,6 +60,9 @@ def test_reach_output_learns_which_galaxies_reach_the_bar_question():
     # "featured"): the network must have learnt most of that from the images
     assert reach[featured].mean() > 3 * reach[~featured].mean()
     assert galaxy.posterior_samples(model, data["images"][held], 10).shape == (10, 200)  # rho
+    # expected N: mean reach over the samples x mean shown_to of the labelled galaxies, rounded
+    expected = galaxy.expected_volunteers(np.array([[0.9, 0.05], [0.7, 0.07]]), np.array([30, 50]))
+    assert expected.dtype == np.int64 and expected.tolist() == [32, 2]
 
 
 def direct_bald(rho_samples, n):

@@ -204,6 +204,13 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0.0), axis=-1)
 
 
+def expected_volunteers(reach_samples: np.ndarray, shown_to: np.ndarray) -> np.ndarray:
+    """How many volunteers will answer the bar question, before anyone has (lesson 03): the
+    mean over the samples of the predicted reach (T, galaxies), times the mean number of
+    volunteers who saw each galaxy (``shown_to`` of the labelled galaxies), rounded: int64."""
+    return np.round(np.mean(reach_samples, axis=0) * np.mean(shown_to)).astype(np.int64)
+
+
 def bald(rho_samples: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Mutual information in nats per galaxy (Houlsby et al. 2011):
     H[mean_t Binom(k|N, rho_t)] - mean_t H[Binom(k|N, rho_t)]. Zero when the samples agree."""
@@ -297,10 +304,10 @@ def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndar
         if acquisition == "bald":
             samples = posterior_samples(model, images[remaining], mc_samples, output=None)
             if shown is None:
-                expected_n = np.full(len(remaining), n[idx].mean())
+                expected_n = np.full(len(remaining), int(round(n[idx].mean())))
             else:
-                expected_n = samples[..., 1].mean(0) * shown[idx].mean()
-            scores = bald(samples[..., 0], np.round(expected_n).astype(int))
+                expected_n = expected_volunteers(samples[..., 1], shown[idx])
+            scores = bald(samples[..., 0], expected_n)
             chosen = remaining[np.argsort(-scores)[:batch]]
         else:
             chosen = rng.choice(remaining, batch, replace=False)

@@ -67,8 +67,8 @@ def main() -> None:
         start = time.perf_counter()
         samples = galaxy.posterior_samples(model, data["images"], 30, batch_size=1024,
                                            output=None)
-        expected_n = np.round(samples[..., 1].mean(0) * data["shown_to"].mean()).astype(int)
-        scores = galaxy.bald(samples[..., 0], expected_n)
+        scores = galaxy.bald(samples[..., 0],
+                             galaxy.expected_volunteers(samples[..., 1], data["shown_to"]))
         np.argsort(-scores)[:100]
         seconds = time.perf_counter() - start
         rounds.append({"pool": pool, "round_seconds": seconds,
