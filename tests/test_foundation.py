@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -48,6 +49,30 @@ def test_register_requires_same_keys_in_every_profile():
 def test_unknown_lesson_is_named():
     with pytest.raises(KeyError, match="no_such_lesson"):
         frontier.profile("quick", "no_such_lesson")
+
+
+def test_every_registered_name_resolves_from_a_fresh_interpreter():
+    """A notebook's first call may be profile(PROFILE, "galaxy_al"): no earlier import helps."""
+    names = profiles.registering_modules()
+    assert {"bit", "galaxy", "galaxy_al", "quantum"} <= set(names), names
+    procs = {name: subprocess.Popen(
+        [sys.executable, "-c", "import sys, frontier\n"
+         f"sizes = frontier.profile('quick', {name!r})\n"
+         "assert sizes.lesson == sys.argv[1] and len(sizes) > 0, sizes"
+         , name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name in names}
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"profile('quick', {name!r}) failed:\n{out[-2000:]}"
+
+
+def test_registering_modules_reads_only_register_calls():
+    from frontier.profiles import _is_register
+
+    calls = [ast.parse(src, mode="eval").body for src in
+             ('register("a", smoke={}, quick={}, full={})', 'profiles.register("b")',
+              'get_ipython().events.register("post_run_cell", f)')]
+    assert [_is_register(c.func) for c in calls] == [True, True, False]
 
 
 # -- recorded results -----------------------------------------------------------------------
@@ -125,9 +150,32 @@ def test_requirements_pins_are_exact_and_installed():
         assert version(package) == want, f"installed {package} differs from requirements.txt"
 
 
-def test_binder_uses_the_same_pins():
-    assert (ROOT / "binder" / "requirements.txt").read_text() == \
-        (ROOT / "requirements.txt").read_text()
+def _pip_file(path: Path) -> tuple[list[str], list[Path]]:
+    """A pip requirements file's requirement lines (following -r) and its -c files."""
+    reqs, constraints = [], []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            more, cons = _pip_file((path.parent / line[3:].strip()).resolve())
+            reqs += more
+            constraints += cons
+        elif line.startswith("-c "):
+            constraints.append((path.parent / line[3:].strip()).resolve())
+        elif line:
+            reqs.append(line)
+    return reqs, constraints
+
+
+def test_binder_installs_the_same_frozen_set_as_make_install():
+    """Binder gets requirements.txt under constraints.txt, as `make install` does, so no
+    transitive dependency floats (pip resolves -r/-c paths relative to the file)."""
+    reqs, constraints = _pip_file(ROOT / "binder" / "requirements.txt")
+    assert reqs == _pip_file(ROOT / "requirements.txt")[0]
+    assert constraints == [(ROOT / "constraints.txt").resolve()]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"pip install .*-r requirements-dev\.txt -c constraints\.txt", makefile)
+    dev_reqs, _ = _pip_file(ROOT / "requirements-dev.txt")
+    assert set(reqs) <= set(dev_reqs), "make install must install every Binder requirement"
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     assert "pip install" in (ROOT / "binder" / "postBuild").read_text()
 

@@ -60,3 +60,22 @@ def test_library_and_tests_pass_ruff():
     out = subprocess.run([ruff, "check", "lib", "tests"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-4000:]
+
+
+def test_package_docstring_names_the_modules_that_exist():
+    """frontier/__init__ lists its modules; a module added or removed must be listed or dropped."""
+    import frontier
+
+    package = ROOT / "lib" / "frontier"
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    modules |= {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    named = set(re.findall(r"``(\w+)``", frontier.__doc__ or ""))
+    assert modules - named == set(), f"not described in frontier/__init__: {modules - named}"
+    stale = {n for n in named if n.islower() and n not in modules and n != "frontier"}
+    assert stale == set(), f"frontier/__init__ names modules that do not exist: {stale}"
+
+
+def test_library_cites_only_test_files_that_exist():
+    for path in (ROOT / "lib" / "frontier").rglob("*.py"):
+        for cited in re.findall(r"tests/[\w/]+\.py", path.read_text()):
+            assert (ROOT / cited).exists(), f"{path.relative_to(ROOT)} cites missing {cited}"

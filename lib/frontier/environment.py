@@ -15,7 +15,7 @@ import sys
 import warnings
 from typing import Any
 
-#: The versions the course is tested with; ``tests/test_environment.py`` keeps these equal to
+#: The versions the course is tested with; ``tests/test_foundation.py`` keeps these equal to
 #: ``requirements.txt``.
 PINNED: dict[str, str] = {
     "tensorflow": "2.21.0",

@@ -23,8 +23,11 @@ and a notebook asks for them through :func:`frontier.profile`::
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
@@ -96,16 +99,19 @@ class Profile:
 
     def lesson(self, lesson: str) -> Sizes:
         if lesson not in _REGISTRY:
-            # Lessons register on import: import frontier.<lesson> on first use.
+            # Lessons register on import: import the module that registers this name on first
+            # use (one module may register several names: galaxy registers galaxy_al too).
+            module = registering_modules().get(lesson, f"frontier.{lesson}")
             try:
-                importlib.import_module(f"frontier.{lesson}")
+                importlib.import_module(module)
             except ModuleNotFoundError as err:
-                if err.name != f"frontier.{lesson}":
+                if err.name != module:
                     raise
         if lesson not in _REGISTRY:
+            known = sorted(set(_REGISTRY) | set(registering_modules()))
             raise KeyError(
-                f"no lesson {lesson!r} has registered sizes; registered: "
-                f"{', '.join(sorted(_REGISTRY)) or '(none)'}"
+                f"no lesson {lesson!r} has registered sizes; known: "
+                f"{', '.join(known) or '(none)'}"
             )
         return Sizes(lesson, self.name, _REGISTRY[lesson][self.name])
 
@@ -153,6 +159,37 @@ def register(lesson: str, *, smoke: Mapping[str, Any], quick: Mapping[str, Any],
 def registered() -> list[str]:
     """Names of the lessons that have registered sizes so far."""
     return sorted(_REGISTRY)
+
+
+@functools.cache
+def registering_modules() -> dict[str, str]:
+    """``{lesson name: module}`` for every ``register("name", ...)`` call in the package.
+
+    Read from the sources, not by importing them, so a name resolves from a fresh interpreter
+    without importing TensorFlow for every workload.
+    """
+    package = Path(__file__).resolve().parent
+    found: dict[str, str] = {}
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "register(" not in text:
+            continue
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if (isinstance(node, ast.Call) and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str) and _is_register(node.func)):
+                found.setdefault(node.args[0].value, module)
+    return found
+
+
+def _is_register(func: ast.expr) -> bool:
+    """``register(...)`` or ``profiles.register(...)``, not another object's ``register``."""
+    if isinstance(func, ast.Name):
+        return func.id == "register"
+    return (isinstance(func, ast.Attribute) and func.attr == "register"
+            and isinstance(func.value, ast.Name) and func.value.id == "profiles")
 
 
 def profile(name: str = DEFAULT_PROFILE, lesson: str | None = None) -> Profile | Sizes:
