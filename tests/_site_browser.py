@@ -38,12 +38,15 @@ _INSPECT = """async () => {
   const article = document.querySelector("article") || document.body;
   const text = article.innerText;
   const dollars = (text.match(/\\$\\$|\\\\\\(|\\\\\\[/g) || []).length;
+  const cut = [...document.querySelectorAll("pre")]
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => pre.textContent.split("\\n").reduce((a, b) => a.length >= b.length ? a : b));
   const links = [...document.querySelectorAll("a[href]")].map(a => a.href);
   const nav = [...document.querySelectorAll("nav.bd-docs-nav a[href], .bd-sidebar a[href]")]
     .map(a => a.href);
   const launch = [...document.querySelectorAll(".dropdown-launch-buttons a[href]")]
     .map(a => a.href);
-  return {broken, raw, errors, dollars, links, nav, launch, maths: math.length};
+  return {broken, raw, errors, dollars, cut, links, nav, launch, maths: math.length};
 }"""
 
 
@@ -78,7 +81,8 @@ def check_site(base: str, start: str = "index.html", screenshots: Path | None = 
     ``{"problems": {page: [text, ...]}, "visited": [page, ...], "nav": {page reached through
     the navigation}, "launch": {page: [launch-button hrefs]}}``. A page's problems: console
     errors, page errors, failed or non-2xx requests, requests leaving the local server,
-    images that did not load, math not typeset. ``launch_prefixes`` maps a notebook page
+    images that did not load, math not typeset, code lines cut off (a ``pre`` wider than its
+    box, at a 1280-pixel-wide window). ``launch_prefixes`` maps a notebook page
     (``notebooks/01_x.html``) to the start its Colab link must have; pages missing it or with a
     Binder link not naming the notebook are problems too.
     """
@@ -151,6 +155,8 @@ def _check_page(context, url: str, base: str, problems: list[str],
         problems += [f"math not typeset: {text!r}" for text in found["raw"]]
         if found["errors"]:
             problems.append(f"{found['errors']} MathJax error(s)")
+        problems += [f"code cut off at the content width: {line[:60]!r}..."
+                     for line in found["cut"]]
         if found["dollars"]:
             problems.append(f"{found['dollars']} raw math delimiter(s) in the text")
         if screenshots is not None:

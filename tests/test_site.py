@@ -203,6 +203,7 @@ def test_browser_check_fails_on_remote_script_and_broken_image(tmp_path):
     (tmp_path / "bad.html").write_text(
         "<html><head><script src='https://cdn.example.org/lib.js'></script></head><body>"
         "<span class='math notranslate'>\\(x^2\\)</span><img src='missing.png' alt='gone'>"
+        "<pre style='width: 200px; overflow: auto'>" + "x = 1  # " + "long " * 40 + "</pre>"
         "<script>console.error('boom')</script></body></html>")
     with serve(tmp_path) as base:
         found = check_site(base)
@@ -213,3 +214,4 @@ def test_browser_check_fails_on_remote_script_and_broken_image(tmp_path):
     assert "image did not load: missing.png" in text
     assert "HTTP 404" in text and "console error: boom" in text
     assert "math not typeset" in text
+    assert "code cut off at the content width: 'x = 1  # long" in text
