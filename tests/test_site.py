@@ -35,6 +35,7 @@ def test_site_notebook_hides_injected_parameters_drops_badges_and_cites_keys():
         _md("# Title\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge"
             ".svg)](https://colab.example/x) [![Binder](https://mybinder.org/badge_logo.svg)]"
             "(https://mybinder.org/v2/x)\n\nBiT (`kolesnikov2020bit`) uses `tf.data`.\n"
+            "[Exercises](../exercises/student/01_bit.ipynb), [lesson 02](02_galaxy.ipynb)\n"
             "![local figure](figure.png)"),
         _code('PROFILE = "quick"', ["parameters"]),
         _code('# Parameters\nPROFILE = "smoke"\n', ["injected-parameters"]))
@@ -47,6 +48,8 @@ def test_site_notebook_hides_injected_parameters_drops_badges_and_cites_keys():
     assert "{cite:p}`kolesnikov2020bit`" in title["source"]
     assert "`tf.data`" in title["source"], "a code literal that is no cite key stays code"
     assert "![local figure](figure.png)" in title["source"], "local images are kept"
+    assert f"[Exercises]({site.repository_url()}/blob/main/exercises/student/01_bit.ipynb)" \
+        in title["source"] and "[lesson 02](02_galaxy.ipynb)" in title["source"]
     assert "{cite:p}`kolesnikov2020bit`" in paper_line["source"]
     assert "../workloads/bigtransfer-bit.md" in paper_line["source"]
     assert nb["cells"][2]["metadata"]["tags"] == ["injected-parameters"], \

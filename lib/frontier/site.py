@@ -43,6 +43,8 @@ BRANCH = "main"
 #: A markdown image whose source is remote, optionally wrapped in a link (a badge).
 _REMOTE_IMAGE = re.compile(r"\[?!\[[^\]]*\]\(\s*(?:https?:)?//[^)]*\)(?:\]\([^)]*\))?")
 _CODE_LITERAL = re.compile(r"`([A-Za-z][\w-]*)`")
+#: A markdown link from a notebook to a repository file outside notebooks/ (``](../x)``).
+_UP_LINK = re.compile(r"\]\(\.\./([^)\s]+)\)")
 _ROMAN = re.compile(r"\s+(?:I|II|III|IV|V)$")
 
 
@@ -191,7 +193,9 @@ def site_notebook(nb: dict[str, Any], keys: set[str], lesson: dict[str, str]) ->
 
     Papermill's injected-parameters cell gets MyST-NB's ``remove-cell`` tag; remote images
     (the Colab/Binder badges) are dropped from markdown; code-literal cite keys in markdown become
-    ``{cite:p}`` citations; after the title cell a line links the paper and the workload page.
+    ``{cite:p}`` citations; links to repository files outside ``notebooks/`` (``../exercises/``)
+    point at the repository (the site has no such page); after the title cell a line links the
+    paper and the workload page.
     """
     nb = copy.deepcopy(nb)
     for cell in nb["cells"]:
@@ -200,6 +204,7 @@ def site_notebook(nb: dict[str, Any], keys: set[str], lesson: dict[str, str]) ->
             tags.append("remove-cell")
         if cell["cell_type"] == "markdown":
             text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            text = _UP_LINK.sub(lambda m: f"]({repo_link(m.group(1))})", text)
             cell["source"] = _cite_keys(_drop_remote_images(text), keys)
     if lesson["paper"]:
         family = workload_family(lesson["workload"])
@@ -261,7 +266,10 @@ def workload_page(workload: dict[str, Any], profile: str, sets: list[dict[str, A
     meta, intro = _front_matter(intro_file.read_text(encoding="utf-8")) \
         if intro_file.exists() else ({}, "")
     lines = [f"# {workload['name']}", ""]
+    ready = any(row["status"] == "ready" for row in workload["lessons"])
     lines.append(intro.strip() if intro.strip() else
+                 "The introduction to this workload's paper has not been written yet; the "
+                 "lessons below teach it." if ready else
                  "This workload's lessons are being written; this page will introduce the paper "
                  "when the first of them is ready.")
     lines += ["", "## Lessons", "", "| # | lesson | what it teaches | paper | status |",
