@@ -107,6 +107,16 @@ def test_pick_and_format_values():
     assert site.format_seconds(75.4) == "1 min 15 s" and site.format_seconds(9) == "9 s"
 
 
+def test_exercise_sets_are_read_from_the_notebooks():
+    sets = site.exercise_sets()
+    assert [s["name"] for s in sets] == sorted(p.stem for p in
+                                               (ROOT / "exercises" / "student").glob("*.ipynb"))
+    for s in sets:
+        assert s["questions"] > 0 and s["points"] > 0, s
+        assert s["summary"].endswith(".") and "grader.check" not in s["summary"], s
+        assert "badge" not in s["summary"] and not s["title"].startswith("#")
+
+
 def test_cite_page_renders_citation_cff():
     from pybtex.database import parse_string
 

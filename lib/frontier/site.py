@@ -109,7 +109,8 @@ def lesson_times(profile: str) -> dict[str, float]:
 
 def exercise_sets(folder: Path = ROOT / "exercises") -> list[dict[str, Any]]:
     """Each exercise set: ``{"name", "lesson" (two digits), "title", "summary", "points",
-    "questions"}``, read from the student notebook (title, summary) and the source (points)."""
+    "questions"}``, read from the student notebook (title; summary: the first sentence after
+    the badges) and the source (points)."""
     sets = []
     for student in sorted((folder / "student").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(student.read_text(encoding="utf-8"))["cells"]
@@ -124,8 +125,9 @@ def exercise_sets(folder: Path = ROOT / "exercises") -> list[dict[str, Any]]:
                 if cell["cell_type"] == "raw" and raw.startswith("# BEGIN QUESTION"):
                     found = re.search(r"^points:\s*([\d.]+)", raw, re.M)
                     points.append(float(found.group(1)) if found else 0.0)
+        first = " ".join(paragraphs[0].split()) if paragraphs else ""
         sets.append({"name": student.stem, "lesson": student.name[:2], "title": title,
-                     "summary": " ".join(paragraphs[0].split()) if paragraphs else "",
+                     "summary": re.split(r"(?<=\.)(?<!\bal\.)\s+(?=[A-Z])", first, maxsplit=1)[0],
                      "points": sum(points), "questions": len(points)})
     return sets
 
