@@ -180,6 +180,10 @@ def test_site_sources_are_generated_from_the_course(built_site):
     lesson = (built_site / "notebooks" / "01_bit_transfer.html").read_text()
     assert "colab-badge.svg" not in lesson and "# Parameters" not in lesson
     assert 'href="../references.html#' in lesson, "paper keys link to the bibliography"
+    download = json.loads((built_site / "_sources" / "notebooks" / "01_bit_transfer.ipynb")
+                          .read_text())
+    assert download == json.loads(site.shown_notebooks("smoke")[1].read_text()), \
+        "the download button serves the executed notebook, not the site's copy"
     guide = (built_site / "instructors.html").read_text()
     assert "grades.csv" in guide and "Gradescope" in guide
     assert "For learners" not in guide, "the guide includes the instructors' sections only"

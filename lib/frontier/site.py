@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from frontier.lessons import course_map, output_dir
+from frontier.lessons import course_map, discover, output_dir
 from frontier.profiles import DEFAULT_PROFILE, PROFILES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -391,8 +391,6 @@ def launch_links(notebook: str = "notebooks/00_start_here.ipynb") -> str:
 
 def toctree(notebooks: Path = ROOT / "notebooks") -> str:
     """The navigation, in course order: workload pages, lesson notebooks, course pages."""
-    from frontier.lessons import discover
-
     def tree(caption: str, entries: list[str]) -> str:
         return "\n".join(["```{toctree}", f":caption: {caption}", ":maxdepth: 1", "",
                           *entries, "```", ""])
@@ -409,8 +407,6 @@ def prepare(profile: str = DEFAULT_PROFILE, notebooks: Path = ROOT / "notebooks"
     The exercises pages include ``exercises/README.md`` by a path relative to
     ``build/site-src``, so the sources are always written there.
     """
-    from frontier.lessons import discover
-
     src = SOURCE
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(COURSE_DIR, src, ignore=shutil.ignore_patterns("workloads"))
@@ -429,14 +425,18 @@ def prepare(profile: str = DEFAULT_PROFILE, notebooks: Path = ROOT / "notebooks"
             workload_page(workload, profile, sets))
     keys = bib_keys()
     lessons = {row["notebook"]: row for row in course_map(notebooks)}
-    executed = output_dir(profile)
     (src / "notebooks").mkdir()
-    for path in discover(notebooks):
-        ran = executed / path.name
-        nb = json.loads((ran if ran.exists() else path).read_text(encoding="utf-8"))
+    for path in shown_notebooks(profile, notebooks):
+        nb = json.loads(path.read_text(encoding="utf-8"))
         (src / "notebooks" / path.name).write_text(
             json.dumps(site_notebook(nb, keys, lessons[path.stem]), indent=1))
     return src
+
+
+def shown_notebooks(profile: str, notebooks: Path = ROOT / "notebooks") -> list[Path]:
+    """The notebook each lesson page shows: executed in ``profile`` if it was, else committed."""
+    executed = output_dir(profile)
+    return [executed / p.name if (executed / p.name).exists() else p for p in discover(notebooks)]
 
 
 def build(profile: str = DEFAULT_PROFILE, out: Path = OUT) -> Path:
@@ -449,6 +449,10 @@ def build(profile: str = DEFAULT_PROFILE, out: Path = OUT) -> Path:
     if code:
         raise RuntimeError(f"sphinx-build failed with status {code} (warnings are errors); "
                            "see the messages above")
+    # The page's download button serves _sources/: give learners the notebook itself, not the
+    # site's copy (whose markdown holds MyST citation roles).
+    for path in shown_notebooks(profile):
+        shutil.copy(path, out / "_sources" / "notebooks" / path.name)
     return out
 
 
