@@ -98,6 +98,31 @@ def test_workload_page_numbers_come_only_from_runs(tmp_path, monkeypatch):
     assert "being written" in page and "no number to show" in page
 
 
+def test_workload_introductions_claim_results_their_lessons_record():
+    groups = {g["slug"]: g for g in site.workloads()}
+    intros = sorted((site.COURSE_DIR / "workloads").glob("*.md"))
+    assert intros, "no workload introductions in course/workloads/"
+    for intro in intros:
+        assert intro.stem in groups, f"{intro.name} is no workload of COURSE: {sorted(groups)}"
+        site.workload_page(groups[intro.stem], "quick", [])  # raises on a malformed claim
+        meta, _ = site._front_matter(intro.read_text())
+        for claim in meta["claims"]:
+            source = (ROOT / "notebooks" / f"{claim['lesson']}.ipynb").read_text()
+            name = claim["result"].split(".")[0]
+            assert re.search(rf'record\(\\?"{name}\\?"', source), \
+                f"{intro.name}: {claim['lesson']} never records {name!r}"
+
+
+def test_a_claim_naming_another_workloads_lesson_is_an_error(tmp_path, monkeypatch):
+    (tmp_path / "workloads").mkdir()
+    (tmp_path / "workloads" / "video.md").write_text(
+        "---\nclaims:\n  - {lesson: 01_bit_transfer, result: x, claim: c, paper: p}\n---\nIntro\n")
+    monkeypatch.setattr(site, "COURSE_DIR", tmp_path)
+    video = next(g for g in site.workloads() if g["slug"] == "video")
+    with pytest.raises(ValueError, match="01_bit_transfer"):
+        site.workload_page(video, "quick", [])
+
+
 def test_pick_and_format_values():
     results = {"ll_vs_cdl": {"ll_success": [0.5, 1.0], "runs": 4}, "n": 23500000}
     assert site.format_value(site.pick(results, "ll_vs_cdl.ll_success")) == "[0.5, 1]"

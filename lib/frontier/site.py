@@ -240,7 +240,8 @@ def lesson_map(notebooks: Path = ROOT / "notebooks") -> str:
                      + " | ".join(cells) + " |")
     ready = sum(row["status"] == "ready" for row in rows)
     pages = " · ".join(f"[{w['name']}](workloads/{w['slug']}.md)" for w in workloads(notebooks))
-    lines += ["", f"{ready} of {len(rows)} lessons are ready; the others are being written. "
+    lines += ["", f"{ready} of {len(rows)} lessons are ready"
+              + ("; the others are being written. " if ready < len(rows) else ". ") +
               "Times are the wall-clock time of each lesson's last run in that profile on the "
               "machine that built this site (`make lessons` records them in `summary.json`); "
               "\"-\" means no run of that profile was recorded there.", "",
@@ -288,10 +289,15 @@ def workload_page(workload: dict[str, Any], profile: str, sets: list[dict[str, A
                   "what each run recorded (`frontier.report`); a claim whose lesson has not run "
                   "says so.", "", "| lesson | claim | the paper | last run |", "|---|---|---|---|"]
         for claim in claims:
+            missing = {"lesson", "result", "claim", "paper"} - set(claim)
+            if missing or claim["lesson"] not in {r["notebook"] for r in workload["lessons"]}:
+                raise ValueError(f"{intro_file}: claim {claim} needs lesson, result, claim and "
+                                 f"paper, with lesson one of this workload's notebooks "
+                                 f"({[r['notebook'] for r in workload['lessons']]})")
             lines.append(f"| {claim['lesson'][:2]} | {claim['claim']} | {claim['paper']} | "
                          f"{recorded(claim['lesson'], claim['result'], profile)} |")
     else:
-        lines.append("No lesson of this workload has been run and checked against its paper yet, "
+        lines.append("No claim of the paper has been set against this workload's lessons yet, "
                      "so there is no number to show.")
     lessons = {row["notebook"][:2] for row in workload["lessons"]}
     mine = [s for s in sets if s["lesson"] in lessons]
