@@ -78,11 +78,11 @@ def check_site(base: str, start: str = "index.html", screenshots: Path | None = 
                launch_prefixes: dict[str, str] | None = None) -> dict[str, object]:
     """Crawl the site from ``start`` through its links; return what was found.
 
-    ``{"problems": {page: [text, ...]}, "visited": [page, ...], "nav": {page reached through
-    the navigation}, "launch": {page: [launch-button hrefs]}}``. A page's problems: console
-    errors, page errors, failed or non-2xx requests, requests leaving the local server,
-    images that did not load, math not typeset, code lines cut off (a ``pre`` wider than its
-    box, at a 1280-pixel-wide window). ``launch_prefixes`` maps a notebook page
+    ``{"problems": {page: [text, ...]}, "visited": [page, ...], "nav": {page: {pages its
+    navigation sidebar links to}}, "launch": {page: [launch-button hrefs]}}``. A page's
+    problems: console errors, page errors, failed or non-2xx requests, requests leaving the
+    local server, images that did not load, math not typeset, code lines cut off (a ``pre``
+    wider than its box, at a 1280-pixel-wide window). ``launch_prefixes`` maps a notebook page
     (``notebooks/01_x.html``) to the start its Colab link must have; pages missing it or with a
     Binder link not naming the notebook are problems too.
     """
@@ -90,7 +90,7 @@ def check_site(base: str, start: str = "index.html", screenshots: Path | None = 
 
     problems: dict[str, list[str]] = {}
     visited: list[str] = []
-    nav: set[str] = set()
+    nav: dict[str, set[str]] = {}
     launch: dict[str, list[str]] = {}
     queue = [urljoin(base, start)]
     with tempfile.TemporaryDirectory(prefix="frontier-chromium-") as profile, \
@@ -106,7 +106,8 @@ def check_site(base: str, start: str = "index.html", screenshots: Path | None = 
                 visited.append(url)
                 page_problems = problems.setdefault(url[len(base):] or start, [])
                 found = _check_page(context, url, base, page_problems, screenshots)
-                nav.update(found["nav"])
+                nav[url[len(base):] or start] = {urldefrag(n).url[len(base):]
+                                                  for n in found["nav"] if n.startswith(base)}
                 if found["launch"]:
                     launch[url[len(base):]] = found["launch"]
                 for link in found["links"]:
@@ -124,7 +125,7 @@ def check_site(base: str, start: str = "index.html", screenshots: Path | None = 
             problems.setdefault(page, []).append(f"no Binder launch button for {stem} ({hrefs})")
     return {"problems": {k: v for k, v in problems.items() if v},
             "visited": [v[len(base):] for v in visited],
-            "nav": {n[len(base):] for n in nav if n.startswith(base)}, "launch": launch}
+            "nav": nav, "launch": launch}
 
 
 def _check_page(context, url: str, base: str, problems: list[str],
