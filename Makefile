@@ -10,9 +10,10 @@ STAMP  := $(VENV)/.installed
 CITE   := build/cite-venv
 LESSONS ?=
 SUBMISSIONS ?=
+SITE_PROFILE ?= quick
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install lessons test lab bench exercises grade site clean
+.PHONY: install lessons test lab bench exercises grade site chromium clean
 
 install: $(STAMP)
 
@@ -34,9 +35,19 @@ lessons: install
 	$(PY) -m frontier.lessons --profile quick --lessons "$(LESSONS)" --site
 
 site: install
-	$(PY) -m frontier.lessons --site-only
+	$(PY) -m frontier.site --profile $(SITE_PROFILE)
 
-test: install $(CITE)/.installed
+# The site's browser test drives Debian's chromium through Playwright (Playwright's own browser
+# download needs the network). Installed here when missing and we are root; otherwise the test
+# is skipped and says why.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "no chromium and not root: the site's browser test will be skipped" \
+	    "(install it with: sudo apt-get install chromium)"; fi; }
+
+test: install $(CITE)/.installed chromium
 	$(PY) -m pytest
 
 lab: install

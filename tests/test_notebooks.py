@@ -58,11 +58,3 @@ def test_notebook_runs_in_smoke_profile(path):
                   if "image/png" in o.get("data", {})]
         assert images, f"{path.name} shows figures but none reached the executed notebook"
 
-
-def test_site_builds_offline(tmp_path):
-    out = lessons.build_site(out=tmp_path / "site")
-    assert (out / "index.html").exists()
-    for path in NOTEBOOKS:
-        page = out / "lessons" / f"{path.stem}.html"
-        assert page.exists(), f"no site page for {path.name}"
-    assert "kolesnikov2020bit" in (out / "references.html").read_text()

@@ -144,28 +144,10 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def build_site(profile: str = DEFAULT_PROFILE, out: Path = ROOT / "build" / "site") -> Path:
-    """Build the course site with Sphinx + MyST-NB into ``out`` (offline; nothing executes).
+    """Build the course site into ``out`` (:func:`frontier.site.build`)."""
+    from frontier import site
 
-    Lessons executed by :func:`run` (``build/notebooks/``) are shown with their outputs;
-    lessons not run yet are shown as committed, without outputs.
-    """
-    import shutil
-
-    from sphinx.cmd.build import build_main
-
-    src = ROOT / "build" / "site-src"
-    shutil.rmtree(src, ignore_errors=True)
-    (src / "lessons").mkdir(parents=True)
-    for name in ("conf.py", "index.md", "references.md", "references.bib"):
-        shutil.copy(ROOT / "course" / name, src / name)
-    executed = output_dir(profile)
-    for path in discover():
-        ran = executed / path.name
-        shutil.copy(ran if ran.exists() else path, src / "lessons" / path.name)
-    code = build_main(["-q", "-b", "html", str(src), str(out)])
-    if code:
-        raise RuntimeError(f"sphinx-build failed with status {code}; see the messages above")
-    return out
+    return site.build(profile, out)
 
 
 def main(argv: list[str] | None = None) -> int:
