@@ -413,3 +413,56 @@ def test_hub_backbone_accepts_an_inference_only_saved_model(tmp_path):
     backbone = bit.hub_backbone(tmp_path / "m")
     x = np.ones((2, 4, 4, 3), "float32")
     np.testing.assert_allclose(backbone(x, training=True).numpy(), np.full((2, 2), 3.0))
+
+
+# -- the from-scratch baseline's own recipe -----------------------------------------------------
+def test_split_validation_holds_out_a_share_of_every_class():
+    x = np.arange(40, dtype="float32")[:, None]
+    y = np.repeat(np.arange(4), 10)
+    (x_train, y_train), (x_val, y_val) = bit.split_validation(x, y, 0.3, seed=1)
+    assert np.bincount(y_val).tolist() == [3] * 4 and np.bincount(y_train).tolist() == [7] * 4
+    assert set(x_train[:, 0]).isdisjoint(x_val[:, 0]) and len(x_train) + len(x_val) == 40
+    np.testing.assert_array_equal(y_val, y[x_val[:, 0].astype(int)])  # images keep their labels
+    with pytest.raises(ValueError, match="class 1 has 1"):
+        bit.split_validation(x[:11], y[:11])
+    with pytest.raises(ValueError, match="fraction"):
+        bit.split_validation(x, y, 1.0)
+
+
+def test_best_recipe_takes_the_best_validation_accuracy_then_the_cheaper_one():
+    scores = {(0.03, 300): 0.30, (0.1, 300): 0.41, (0.1, 1000): 0.41, (0.3, 1000): 0.22}
+    assert bit.best_recipe(scores) == (0.1, 300)
+    assert bit.best_recipe({(0.3, 100): 0.5, (0.1, 100): 0.5}) == (0.1, 100)
+    with pytest.raises(ValueError, match="no scores"):
+        bit.best_recipe({})
+
+
+def clean_digit_task() -> bit.TransferData:
+    """Clean 8x8 digits 5-9 at 16 pixels: learnable from scratch in about a hundred steps."""
+    from frontier.data import digits
+
+    images, labels = digits()
+    keep = labels >= 5
+    x = np.repeat(np.repeat(images[keep] / 16.0, 2, axis=1), 2, axis=2)
+    x = np.repeat(x[..., None], 3, axis=-1).astype("float32")
+    y, half = labels[keep] - 5, int(keep.sum()) // 2
+    return bit.TransferData((x[:0], y[:0]), (x[:half], y[:half]), (x[half:], y[half:]),
+                            (0, 1, 2, 3, 4), (5, 6, 7, 8, 9))
+
+
+def test_scratch_baseline_gets_its_own_recipe_and_leaves_chance():
+    """The lesson's from-scratch curve sat at chance (0.2) with the pre-trained recipe. Here
+    the sweep must pick the learning rate that learns, and fewshot_curve must train scratch
+    with it: chance is 0.2, and the pre-trained side's 2 steps alone could not get there."""
+    data, arch = clean_digit_task(), dict(units=(1,), base_width=8, groups=4)
+    tuned = bit.tune_scratch(data, **arch, lrs=(0.001, 0.1), budgets=(120,), batch_size=32,
+                             progress=False)
+    assert (tuned["base_lr"], tuned["steps"]) == (0.1, 120), tuned["scores"]
+    assert tuned["scores"][0.1, 120] > 0.5 and tuned["validation"] >= 100
+    backbone = bit.to_npz_dict(bit.ResNetV2(units=(1,), base_width=8, groups=4,
+                                            input_shape=(16, 16, 3)))
+    curve = bit.fewshot_curve(data, backbone, **arch, steps=2, base_lr=0.001, batch_size=32,
+                              shots=(0,), repeats=1, scratch_steps=tuned["steps"],
+                              scratch_lr=tuned["base_lr"], progress=False)
+    assert curve["scratch"][0] > 0.5, curve
+    assert curve["pretrained"][0] < 0.4, curve  # 2 steps at a tiny rate: near chance

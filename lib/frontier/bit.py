@@ -16,7 +16,8 @@ BiT-HyperRule. This module has the pieces of lesson ``01_bit_transfer``:
 - the input pipeline (:func:`pipeline`: random crop, a *really* random flip, MixUp) and
   fine-tuning through :class:`frontier.train.Trainer` (:func:`fine_tune`);
 - the few-shot experiment of the ``quick`` profile (:func:`digits_transfer_data`,
-  :func:`pretrain_upstream`, :func:`few_shot`, :func:`fewshot_curve`).
+  :func:`pretrain_upstream`, :func:`few_shot`, the from-scratch baseline's own recipe chosen
+  on a validation split (:func:`tune_scratch`, :func:`best_recipe`), :func:`fewshot_curve`).
 """
 
 from __future__ import annotations
@@ -41,14 +42,18 @@ SIZES = register(
     smoke=dict(checkpoint="", dataset="cluttered_digits", image_size=16, units=(1, 1),
                base_width=8, groups=4, upstream_size=256, upstream_steps=4, upstream_lr=0.03,
                batch_size=8, downstream_steps=4, downstream_lr=0.01, downstream_batch=8,
+               scratch_lrs=(0.03, 0.1), scratch_budgets=(8, 16),
                shots=(1, 5), repeats=1, eval_every=2),
+    # scratch_*: the from-scratch baseline's sweep (tune_scratch), on a validation split
     quick=dict(checkpoint="", dataset="cluttered_digits", image_size=32, units=(1, 1, 1),
                base_width=16, groups=8, upstream_size=20_000, upstream_steps=2500,
                upstream_lr=0.1, batch_size=64, downstream_steps=200, downstream_lr=0.03,
-               downstream_batch=32, shots=(1, 5, 10, 0), repeats=3, eval_every=50),
+               downstream_batch=32, scratch_lrs=(0.03, 0.1, 0.3), scratch_budgets=(300, 1000),
+               shots=(1, 5, 10, 0), repeats=3, eval_every=50),
     full=dict(checkpoint="bit_m_r50x1", dataset="tf_flowers", image_size=0, units=(3, 4, 6, 3),
               base_width=64, groups=32, upstream_size=0, upstream_steps=0, upstream_lr=0.0,
               batch_size=64, downstream_steps=0, downstream_lr=0.0, downstream_batch=64,
+              scratch_lrs=(), scratch_budgets=(),
               shots=(1, 5, 10, 0), repeats=1, eval_every=20),
 )
 
@@ -676,15 +681,104 @@ def pretrain_upstream(data: TransferData, *, units: Sequence[int], base_width: i
     return model
 
 
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float = 0.25, seed: int = 0
+                     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Hold out ``fraction`` of every class (at least one example) for validation.
+
+    Returns ``((x_train, y_train), (x_val, y_val))``; the split is stratified and drawn with
+    ``seed``, so each class keeps the same share on both sides.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"split_validation(fraction={fraction}): give a fraction in (0, 1)")
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(y):
+        where = np.flatnonzero(y == c)
+        if len(where) < 2:
+            raise ValueError(f"split_validation(): class {c} has {len(where)} example(s); "
+                             "at least 2 are needed to keep one on each side")
+        n_val = min(max(int(round(fraction * len(where))), 1), len(where) - 1)
+        held.append(rng.choice(where, n_val, replace=False))
+    val = np.zeros(len(y), bool)
+    val[np.concatenate(held)] = True
+    return (x[~val], y[~val]), (x[val], y[val])
+
+
+def best_recipe(scores: Mapping[tuple[float, int], float]) -> tuple[float, int]:
+    """The ``(base_lr, steps)`` with the highest validation accuracy in ``scores``.
+
+    Ties go to the shorter budget, then to the smaller learning rate.
+    """
+    if not scores:
+        raise ValueError("best_recipe(): no scores; give at least one (base_lr, steps)")
+    return max(scores, key=lambda recipe: (scores[recipe], -recipe[1], -recipe[0]))
+
+
+def _train_and_score(x: np.ndarray, y: np.ndarray, evaluate: tf.data.Dataset, *,
+                     num_classes: int, units: Sequence[int], base_width: int, groups: int,
+                     steps: int, base_lr: float, batch_size: int, seed: int, model_seed: int,
+                     weights: Mapping[str, np.ndarray] | None = None) -> float:
+    """Accuracy on ``evaluate`` of a small BiT trained on (x, y): from scratch, or from the
+    backbone ``weights`` (official npz keys) with a new zero head."""
+    model = _small(x.shape[1], num_classes, units, base_width, groups, model_seed)
+    if weights is not None:
+        load_npz(model, weights, head=False)  # a new zero head, as BiT does
+    train_arrays(model, x, y, steps=steps, base_lr=base_lr,
+                 batch_size=min(batch_size, len(y)), num_classes=num_classes, seed=seed)
+    return accuracy(model, evaluate)
+
+
+def _eval_batches(images: np.ndarray, labels: np.ndarray, num_classes: int) -> tf.data.Dataset:
+    return pipeline(tf.data.Dataset.from_tensor_slices((images, labels)), crop=images.shape[1],
+                    num_classes=num_classes, batch_size=256, training=False)
+
+
+def tune_scratch(data: TransferData, *, units: Sequence[int], base_width: int, groups: int,
+                 lrs: Sequence[float], budgets: Sequence[int], batch_size: int,
+                 val_fraction: float = 0.25, seed: int = 0, progress: bool = True
+                 ) -> dict[str, Any]:
+    """Choose the from-scratch baseline's learning rate and step budget on a validation split.
+
+    A network trained from random weights needs another recipe than one that starts from a
+    pre-trained backbone (a higher learning rate, many more steps). This sweep gives the
+    baseline of :func:`fewshot_curve` that chance: ``val_fraction`` of every class of
+    ``data.downstream_train`` (all examples, the curve's largest k) is held out, the same
+    small BiT is trained from scratch on the rest for every ``base_lr`` in ``lrs`` and every
+    step count in ``budgets`` (:func:`train_arrays`, the schedule scaled to the budget), and
+    :func:`best_recipe` picks the best validation accuracy. The test set is never seen.
+
+    Returns ``{"base_lr": float, "steps": int, "scores": {(lr, steps): validation accuracy},
+    "train": n, "validation": n}``.
+    """
+    n_classes = len(data.downstream_classes)
+    (x, y), val = split_validation(*data.downstream_train, val_fraction, seed=seed)
+    evaluate = _eval_batches(*val, n_classes)
+    grid = [(float(lr), int(n)) for lr in lrs for n in budgets]
+    scores = {}
+    for lr, n in tqdm(grid, disable=not progress, desc="scratch sweep", leave=False):
+        scores[lr, n] = _train_and_score(
+            x, y, evaluate, num_classes=n_classes, units=units, base_width=base_width,
+            groups=groups, steps=n, base_lr=lr, batch_size=batch_size, seed=seed,
+            model_seed=seed + 1)
+    base_lr, steps = best_recipe(scores)
+    return {"base_lr": base_lr, "steps": steps, "scores": scores, "train": len(y),
+            "validation": len(val[1])}
+
+
 def fewshot_curve(data: TransferData, upstream: str | os.PathLike | Mapping[str, Any], *,
                   units: Sequence[int], base_width: int, groups: int, steps: int,
                   base_lr: float, batch_size: int, shots: Sequence[int] = (1, 5, 10, 0),
-                  repeats: int = 3, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+                  repeats: int = 3, scratch_steps: int | None = None,
+                  scratch_lr: float | None = None, seed: int = 0,
+                  progress: bool = True) -> dict[str, Any]:
     """The post's Figure 1 in miniature: downstream test accuracy vs examples per class, for
     the network initialised from the ``upstream`` checkpoint (official npz layout, path or
-    dict; a new zero head) and for the same network trained from scratch, both fine-tuned
-    with the same recipe (:func:`train_arrays`: ``steps`` steps, ``base_lr``, batches of
-    ``min(batch_size, examples)``).
+    dict; a new zero head) and for the same network trained from scratch.
+
+    Both train with :func:`train_arrays` (random crops, the BiT schedule, batches of
+    ``min(batch_size, examples)``): the pre-trained one for ``steps`` steps at ``base_lr``,
+    the scratch one for ``scratch_steps`` at ``scratch_lr`` (its own recipe, e.g. from
+    :func:`tune_scratch`; by default the pre-trained one's).
 
     Returns ``{"k": [...], "pretrained": [...], "scratch": [...], "all_k": int}`` (``k`` = 0
     in ``shots`` means all examples, reported as the smallest per-class count). Accuracies
@@ -692,23 +786,21 @@ def fewshot_curve(data: TransferData, upstream: str | os.PathLike | Mapping[str,
     (one run for all examples).
     """
     n_down = len(data.downstream_classes)
-    size = data.downstream_test[0].shape[1]
-    test = pipeline(tf.data.Dataset.from_tensor_slices(data.downstream_test), crop=size,
-                    num_classes=n_down, batch_size=256, training=False)
-    weights = _as_arrays(upstream)
+    test = _eval_batches(*data.downstream_test, n_down)
+    recipes = {"pretrained": (steps, base_lr, _as_arrays(upstream)),
+               "scratch": (steps if scratch_steps is None else scratch_steps,
+                           base_lr if scratch_lr is None else scratch_lr, None)}
     per_class = int(np.bincount(data.downstream_train[1]).min())
     runs = [(k, r) for k in shots for r in range(repeats if k else 1)]
     scores: dict[tuple[int, str], list[float]] = {}
     bar = tqdm(total=2 * len(runs), disable=not progress, desc="few-shot", leave=False)
     for k, r in runs:
         x, y = few_shot(*data.downstream_train, k, seed=seed + 1000 * r + k)
-        for kind in ("pretrained", "scratch"):
-            model = _small(size, n_down, units, base_width, groups, seed + 1 + r)
-            if kind == "pretrained":
-                load_npz(model, weights, head=False)  # a new zero head, as BiT does
-            train_arrays(model, x, y, steps=steps, base_lr=base_lr,
-                         batch_size=min(batch_size, len(y)), num_classes=n_down, seed=seed + r)
-            scores.setdefault((k, kind), []).append(accuracy(model, test))
+        for kind, (n_steps, lr, weights) in recipes.items():
+            scores.setdefault((k, kind), []).append(_train_and_score(
+                x, y, test, num_classes=n_down, units=units, base_width=base_width,
+                groups=groups, steps=n_steps, base_lr=lr, batch_size=batch_size,
+                seed=seed + r, model_seed=seed + 1 + r, weights=weights))
             bar.update(1)
     bar.close()
     return {"k": [int(k) if k else per_class for k in shots],
