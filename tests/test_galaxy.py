@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import re
+import warnings
 from pathlib import Path
 
 import keras
@@ -185,6 +188,63 @@ def test_posterior_samples_run_the_trunk_once_with_the_same_distribution():
     np.testing.assert_allclose(split.std(0), whole.std(0), rtol=0.2, atol=2e-3)
 
 
+def test_sampler_is_compiled_once_per_model_and_train_takes_exactly_steps():
+    data = galaxies(40, seed=3, size=16)
+    images = data["images"]
+    model = galaxy.compiled_cnn(16, width=2, predict_reach=True, steps_per_execution=4)
+    for steps, total in [(6, 6), (3, 9)]:  # not a multiple of steps_per_execution
+        galaxy.train(model, images, data["votes"], data["n_volunteers"], steps=steps,
+                     batch_size=8, shown_to=data["shown_to"])
+        assert int(model.optimizer.iterations.numpy()) == total
+    # rounds of active learning score pools of shrinking size with the same model
+    for size in (40, 33, 7):
+        assert galaxy.posterior_samples(model, images[:size], 5, batch_size=16,
+                                        output=None).shape == (5, size, 2)
+    sampler = galaxy._SAMPLERS[model][5, True]
+    assert sampler.experimental_get_tracing_count() == 1
+
+
+def test_acquisition_scores_use_predicted_or_mean_n():
+    data = galaxies(30, seed=4, size=16)
+    labelled, candidates = np.arange(10), np.arange(10, 30)
+    n, shown = data["n_volunteers"][labelled], data["shown_to"][labelled]
+    # without dropout every sample agrees: BALD is 0 and the reach is deterministic
+    steady = galaxy.bayesian_cnn(16, width=2, dropout=0.0, predict_reach=True)
+    scores, rho, expected_n = galaxy.acquisition_scores(steady, data["images"][candidates], n,
+                                                        shown, mc_samples=3)
+    assert rho.shape == (3, 20) and np.allclose(scores, 0, atol=1e-9)
+    reach = steady(data["images"][candidates]).numpy()[:, 1]
+    np.testing.assert_array_equal(expected_n, np.round(reach * shown.mean()).astype(int))
+    model = galaxy.bayesian_cnn(16, width=2, predict_reach=True)
+    scores, rho, expected_n = galaxy.acquisition_scores(model, data["images"][candidates], n,
+                                                        mc_samples=20)
+    assert np.all(expected_n == round(n.mean())) and scores.shape == (20,)
+    np.testing.assert_allclose(scores, galaxy.bald(rho, expected_n))
+    assert scores.max() > 0
+    with pytest.raises(ValueError, match="predict_reach"):
+        galaxy.acquisition_scores(galaxy.bayesian_cnn(16, width=2), data["images"][candidates],
+                                  n, shown, mc_samples=2)
+
+
+def test_flip_and_rotate_draws_each_of_the_eight_symmetries():
+    image = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
+    batch = np.repeat(image[None], 4000, axis=0)
+    out, _ = galaxy._flip_and_rotate(batch, np.zeros(4000))
+    seen = collections.Counter(o.tobytes() for o in out.numpy())
+    symmetries = {np.ascontiguousarray(np.rot90(flip, turns)).tobytes()
+                  for flip in (image, image[:, ::-1]) for turns in range(4)}
+    assert set(seen) == symmetries
+    assert min(seen.values()) > 4000 / 8 * 0.8
+
+
+def test_vote_fraction_is_undefined_where_nobody_answered():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from 0 / 0
+        fraction = galaxy.vote_fraction(np.array([3, 0, 0]), np.array([4, 5, 0]))
+    np.testing.assert_array_equal(fraction[:2], [0.75, 0.0])
+    assert np.isnan(fraction[2])
+
+
 def test_reference_head_has_one_dropout_and_bad_mc_layers_is_refused():
     def drops(model):
         return sum(isinstance(layer, galaxy.MCDropout) for layer in model.layers)
@@ -249,7 +309,34 @@ def test_galaxy_notebooks_run_on_real_data_without_truth(stem, tmp_path):
     nbformat.write(nb, source)
     out = tmp_path / "out.ipynb"
     lessons.execute(source, out, "smoke", timeout=600)
+    assert not _warnings_shown(out), f"{stem} on real-like data shows {_warnings_shown(out)}"
     results = report.read(out)
     assert "rho_correlation" not in results  # needs the truth: skipped
     expected = {"coverage_80"} if stem.startswith("02") else {"label_saving", "featured_share"}
     assert expected <= set(results), f"{stem} on real-like data recorded only {sorted(results)}"
+
+
+def _warnings_shown(executed: Path) -> list[str]:
+    """Outputs of an executed notebook that show a learner a warning or a traceback."""
+    import nbformat
+
+    shown = []
+    for i, cell in enumerate(nbformat.read(executed, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            if re.search(r"\w*Warning\b|Traceback", text) or output.get("ename"):
+                shown.append(f"cell {i}: {text.strip()[:200] or output.get('ename')}")
+    return shown
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("stem", ["02_galaxy_bayesian_cnn", "03_galaxy_active_learning"])
+def test_galaxy_smoke_notebooks_show_no_warnings(stem, tmp_path):
+    """The executed notebook is what a learner reads (votes / N where N = 0 once printed a
+    RuntimeWarning in lesson 02)."""
+    from frontier import lessons
+
+    out = tmp_path / f"{stem}.ipynb"
+    lessons.execute(Path(__file__).resolve().parents[1] / "notebooks" / f"{stem}.ipynb", out,
+                    "smoke", timeout=600)
+    assert not _warnings_shown(out)

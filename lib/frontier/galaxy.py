@@ -10,6 +10,7 @@ Binomial(N, rho_t) over k, and their mixture is the posterior predictive. BALD (
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import keras
@@ -58,6 +59,15 @@ def lesson_data(P: Any, seed: int = 0) -> tuple[dict[str, np.ndarray], int]:
 
         data = galaxies(P.n_galaxies, seed=seed, size=P.image_size)
     return data, int(0.8 * P.n_galaxies)
+
+
+def vote_fraction(votes: np.ndarray, n_volunteers: np.ndarray) -> np.ndarray:
+    """k / N, the share of the volunteers asked about a bar who said "bar": float (galaxies,).
+    NaN where nobody was asked (N = 0: a galaxy every volunteer called smooth): there the
+    fraction is undefined, not 0. NaN sorts last in ``np.argsort``."""
+    votes, n_volunteers = np.asarray(votes, np.float64), np.asarray(n_volunteers)
+    return np.divide(votes, n_volunteers, out=np.full(votes.shape, np.nan),
+                     where=n_volunteers > 0)
 
 
 EPS = 1e-7
@@ -133,7 +143,7 @@ def bayesian_cnn(image_size: int = 64, bands: int = 1, width: int = 32,
 
 
 def posterior_samples(model: keras.Model, images: np.ndarray, n_samples: int,
-                      batch_size: int = 256, reuse_trunk: bool = True,
+                      batch_size: int = 512, reuse_trunk: bool = True,
                       output: int | None = 0) -> np.ndarray:
     """rho from ``n_samples`` stochastic forward passes: (n_samples, batch). ``output`` picks
     the model's output column (0: rho; 1: reach, with ``predict_reach``); None keeps them all:
@@ -141,21 +151,45 @@ def posterior_samples(model: keras.Model, images: np.ndarray, n_samples: int,
 
     When the model's ``MCDropout`` layers all sit in a chain of layers at its end (as in
     ``bayesian_cnn``), everything before the first is deterministic: with ``reuse_trunk`` it
-    runs once per image and only the small head runs ``n_samples`` times. Same distribution,
-    many times faster; ``reuse_trunk=False`` runs the whole model every time."""
-    split = _split_at_mc_dropout(model) if reuse_trunk else None
-    if split is None:
-        samples = np.stack([_predict(model, images, batch_size) for _ in range(n_samples)])
-    else:
-        trunk, head = split
-        features = _predict(trunk, images, batch_size)
-        samples = np.stack([head(features).numpy() for _ in range(n_samples)])
+    runs once per image, and the small head runs on ``n_samples`` copies of its features in
+    the same compiled call (each copy draws its own dropout masks). Same distribution, many
+    times faster; ``reuse_trunk=False`` runs the whole model every time. The compiled sampler
+    is built once per model and sample count and reused while the model lives, so the rounds
+    of active learning, which train the same model further, do not retrace it."""
+    sampler = _sampler(model, n_samples, reuse_trunk)
+    samples = np.concatenate([sampler(tf.convert_to_tensor(images[i:i + batch_size])).numpy()
+                              for i in range(0, len(images), batch_size)], axis=1)
     return samples if output is None else samples[..., output]
 
 
-def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([model(images[i:i + batch_size], training=False).numpy()
-                           for i in range(0, len(images), batch_size)])
+#: compiled samplers by model: an entry goes when its model does
+_SAMPLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _sampler(model: keras.Model, n_samples: int, reuse_trunk: bool) -> Any:
+    """A tf.function: images (batch, h, w, bands) -> (n_samples, batch, outputs)."""
+    cached = _SAMPLERS.setdefault(model, {})
+    if (n_samples, reuse_trunk) in cached:
+        return cached[n_samples, reuse_trunk]
+    split = _split_at_mc_dropout(model) if reuse_trunk else None
+    signature = [tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32)]
+    if split is None:
+        @tf.function(input_signature=signature)
+        def sample(x: tf.Tensor) -> tf.Tensor:
+            return tf.map_fn(lambda _: model(x, training=False), tf.range(n_samples),
+                             fn_output_signature=tf.float32)
+    else:
+        trunk, head = split
+
+        @tf.function(input_signature=signature)
+        def sample(x: tf.Tensor) -> tf.Tensor:
+            features = trunk(x, training=False)
+            # copy t of the features is rows t * batch .. (t + 1) * batch - 1
+            rho = head(tf.tile(features, [n_samples, 1]))
+            return tf.reshape(rho, [n_samples, tf.shape(x)[0], -1])
+
+    cached[n_samples, reuse_trunk] = sample
+    return sample
 
 
 def _split_at_mc_dropout(model: keras.Model) -> tuple[Any, Any] | None:
@@ -172,8 +206,7 @@ def _split_at_mc_dropout(model: keras.Model) -> tuple[Any, Any] | None:
         return None
     trunk = keras.Model(model.inputs[0], drops[0].input)
 
-    def head(x: np.ndarray) -> tf.Tensor:
-        x = tf.convert_to_tensor(x)
+    def head(x: tf.Tensor) -> tf.Tensor:
         for layer in tail:
             x = layer(x)
         return x
@@ -218,6 +251,28 @@ def bald(rho_samples: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.maximum(_entropy(pmf.mean(axis=0)) - _entropy(pmf).mean(axis=0), 0.0)
 
 
+def acquisition_scores(model: keras.Model, images: np.ndarray, labelled_n: np.ndarray,
+                       labelled_shown: np.ndarray | None = None, *, mc_samples: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BALD of each candidate galaxy before anyone has voted on it (lesson 03): ``mc_samples``
+    MC-dropout passes over ``images`` (candidates, h, w, bands), each candidate's expected N,
+    then :func:`bald`. With ``labelled_shown`` (how many volunteers saw each labelled galaxy;
+    the model must predict reach) a candidate's N is :func:`expected_volunteers` of its
+    predicted reach; without it every candidate gets the mean N of the labelled galaxies,
+    ``labelled_n``. Returns (scores (candidates,) in nats, rho samples (mc_samples,
+    candidates), expected N (candidates,) int64)."""
+    samples = posterior_samples(model, images, mc_samples, output=None)
+    if labelled_shown is None:
+        expected_n = np.full(len(images), int(round(np.mean(labelled_n))), np.int64)
+    elif samples.shape[-1] != 2:
+        raise ValueError(f"labelled_shown needs a model that predicts reach (2 outputs), not "
+                         f"{samples.shape[-1]}: build it with predict_reach=True, or leave "
+                         "labelled_shown out to score every candidate with the mean N")
+    else:
+        expected_n = expected_volunteers(samples[..., 1], labelled_shown)
+    return bald(samples[..., 0], expected_n), samples[..., 0], expected_n
+
+
 def coverage(rho_samples: np.ndarray, n: np.ndarray, k: np.ndarray, level: float = 0.8
              ) -> float:
     """Share of galaxies whose observed k lies in the central ``level`` predictive interval."""
@@ -228,6 +283,18 @@ def coverage(rho_samples: np.ndarray, n: np.ndarray, k: np.ndarray, level: float
 
 
 # -- active learning ------------------------------------------------------------------------------
+def compiled_cnn(image_size: int, bands: int = 1, *, width: int, learning_rate: float = 1e-3,
+                 steps_per_execution: int = 25, **kwargs: Any) -> keras.Model:
+    """:func:`bayesian_cnn` (``kwargs``: ``mc_layers``, ``predict_reach``, ``seed``, ...)
+    compiled for :func:`train` with Adam and :class:`BinomialLoss`, as active learning
+    (lesson 03) trains it. ``steps_per_execution`` gradient steps run in one call of the
+    compiled step, fewer trips through Python; :func:`train` still takes exactly ``steps``."""
+    model = bayesian_cnn(image_size, bands, width=width, **kwargs)
+    model.compile(keras.optimizers.Adam(learning_rate), BinomialLoss(),
+                  steps_per_execution=steps_per_execution)
+    return model
+
+
 def train(model: keras.Model, images: np.ndarray, k: np.ndarray, n: np.ndarray, *, steps: int,
           batch_size: int = 64, seed: int = 0, shown_to: np.ndarray | None = None
           ) -> keras.Model:
@@ -244,9 +311,9 @@ def train(model: keras.Model, images: np.ndarray, k: np.ndarray, n: np.ndarray, 
     columns = [k, n] if shown_to is None else [k, n, n, shown_to]
     labels = np.stack(columns, 1).astype("float32")
     batches = (tf.data.Dataset.from_tensor_slices((images, labels))
-               .shuffle(len(labels), seed=seed).repeat()
-               .map(_flip_and_rotate).batch(batch_size).prefetch(2))
-    model.fit(batches, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+               .shuffle(len(labels), seed=seed).repeat().batch(batch_size)
+               .map(_flip_and_rotate).take(steps).prefetch(2))
+    model.fit(batches, epochs=1, shuffle=False, verbose=0)
     return model
 
 
@@ -291,9 +358,9 @@ def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndar
     size = images.shape[1]
     for r in tqdm(range(rounds + 1), desc=acquisition, leave=False, disable=not progress):
         if r == 0 or not warm_start:
-            model = bayesian_cnn(size, images.shape[-1], width=width, mc_layers=mc_layers,
-                                 predict_reach=predict_reach, seed=seed * 1000 + r)
-            model.compile(keras.optimizers.Adam(learning_rate), BinomialLoss())
+            model = compiled_cnn(size, images.shape[-1], width=width, mc_layers=mc_layers,
+                                 predict_reach=predict_reach, seed=seed * 1000 + r,
+                                 learning_rate=learning_rate)
         idx = np.array(labelled)
         train(model, images[idx], k[idx], n[idx], steps=steps, batch_size=batch_size,
               seed=seed * 1000 + r, shown_to=None if shown is None else shown[idx])
@@ -302,12 +369,9 @@ def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndar
         if r == rounds:
             break
         if acquisition == "bald":
-            samples = posterior_samples(model, images[remaining], mc_samples, output=None)
-            if shown is None:
-                expected_n = np.full(len(remaining), int(round(n[idx].mean())))
-            else:
-                expected_n = expected_volunteers(samples[..., 1], shown[idx])
-            scores = bald(samples[..., 0], expected_n)
+            scores, _, _ = acquisition_scores(model, images[remaining], n[idx],
+                                              None if shown is None else shown[idx],
+                                              mc_samples=mc_samples)
             chosen = remaining[np.argsort(-scores)[:batch]]
         else:
             chosen = rng.choice(remaining, batch, replace=False)
@@ -317,11 +381,15 @@ def active_learning(data: dict[str, np.ndarray], pool: np.ndarray, test: np.ndar
     return history
 
 
-def _flip_and_rotate(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """A random one of the 8 flips and quarter turns: a galaxy has no up or left."""
-    image = tf.image.random_flip_left_right(image)
-    image = tf.image.rot90(image, tf.random.uniform([], 0, 4, tf.int32))
-    return image, label
+def _flip_and_rotate(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A random one of the 8 flips and quarter turns of each image in a batch (batch, h, w,
+    bands; square): a galaxy has no up or left. Three fair coins (flip left-right, flip
+    up-down, transpose) pick each of the 8 with probability 1/8."""
+    for turn in (lambda x: tf.reverse(x, [2]), lambda x: tf.reverse(x, [1]),
+                 lambda x: tf.transpose(x, [0, 2, 1, 3])):
+        heads = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5
+        images = tf.where(heads, turn(images), images)
+    return images, labels
 
 
 def label_saving(labels: list[int], bald_nll: list[float], random_nll: list[float]) -> float:

@@ -5,8 +5,12 @@
     python -m frontier.lessons --profile smoke
 
 Executed notebooks go to ``build/notebooks/`` (``build/notebooks-<profile>/`` for other
-profiles); a summary with each lesson's recorded results and run time goes to
-``summary.json`` beside them. Exit status 1 when any lesson failed.
+profiles); a summary with each lesson's recorded results, its wall time and the CPU time of its
+kernel goes to ``summary.json`` beside them. Exit status 1 when any lesson failed.
+
+Wall time depends on what else the machine is doing; CPU time (user + system seconds of the
+kernel process and the processes it waited for) much less so, and the load average at the end of
+each lesson says how busy the machine was: quote all three.
 """
 
 from __future__ import annotations
@@ -97,47 +101,62 @@ def execute(notebook: Path, out: Path, profile: str, timeout: int | None = None)
                                log_output=False)
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's children that have ended and been waited
+    for (and of the processes they waited for), so far: a papermill kernel's CPU time is the
+    difference across :func:`execute`, which waits for the kernel to end."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _short(value: Any, width: int = 70) -> str:
     text = json.dumps(value)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def run(paths: list[Path], profile: str) -> list[dict[str, Any]]:
-    """Execute each notebook, print a table row as each ends; return the summary rows."""
+def run(paths: list[Path], profile: str, out_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Execute each notebook (into ``out_dir``, default :func:`output_dir`), print a table row
+    as each ends; return the summary rows, also written to ``summary.json`` in ``out_dir``:
+    status, ``wall_seconds``, ``cpu_seconds`` (the kernel's), ``load_average`` (1 minute, at
+    the end) and the recorded results of each lesson."""
     from frontier import report
 
     rows = []
-    out_dir = output_dir(profile)
+    out_dir = output_dir(profile) if out_dir is None else out_dir
     print(f"Running {len(paths)} lesson(s) in the {profile!r} profile -> {out_dir}", flush=True)
     for path in paths:
         out = out_dir / path.name
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), children_cpu_seconds()
         try:
             execute(path, out, profile)
             status, error = "ok", ""
         except Exception as err:  # papermill raises PapermillExecutionError with the cell
             status, error = "FAILED", str(err).strip().splitlines()[-1][:200] if str(err) else \
                 type(err).__name__
-        seconds = time.monotonic() - start
+        seconds, cpu = time.monotonic() - start, children_cpu_seconds() - cpu_start
         results = report.read(out) if out.exists() else {}
-        rows.append({"lesson": path.stem, "status": status, "seconds": round(seconds, 1),
+        rows.append({"lesson": path.stem, "status": status, "wall_seconds": round(seconds, 1),
+                     "cpu_seconds": round(cpu, 1), "load_average": round(os.getloadavg()[0], 2),
                      "results": results, "error": error, "output": str(out)})
-        print(f"  {path.stem:<32} {status:<6} {seconds:7.1f} s  {len(results)} result(s)"
-              + (f"  {error}" if error else ""), flush=True)
+        print(f"  {path.stem:<32} {status:<6} {seconds:7.1f} s wall {cpu:7.1f} s CPU  "
+              f"{len(results)} result(s)" + (f"  {error}" if error else ""), flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(rows, indent=2))
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'lesson':<32} {'status':<6} {'time':>8}  result",
-             "-" * 100]
+    lines = [f"{'lesson':<32} {'status':<6} {'wall':>8} {'CPU':>8} {'load':>5}  result",
+             "-" * 120]
     for row in rows:
         results = row["results"] or {"-": None}
         first = True
         for name, value in results.items():
-            head = (f"{row['lesson']:<32} {row['status']:<6} {row['seconds']:>7.1f}s"
-                    if first else " " * 48)
+            head = (f"{row['lesson']:<32} {row['status']:<6} {row['wall_seconds']:>7.1f}s "
+                    f"{row['cpu_seconds']:>7.1f}s {row['load_average']:>5.1f}"
+                    if first else " " * 64)
             lines.append(f"{head}  {name} = {_short(value)}" if name != "-" else head)
             first = False
     return "\n".join(lines)
@@ -176,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{len(failed)} lesson(s) failed: {', '.join(failed)} "
               f"(executed notebooks with the error are in {output_dir(args.profile)})")
         return 1
-    total = sum(r["seconds"] for r in rows)
-    print(f"\nAll {len(rows)} lesson(s) ran in {total:.0f} s.")
+    wall, cpu = sum(r["wall_seconds"] for r in rows), sum(r["cpu_seconds"] for r in rows)
+    print(f"\nAll {len(rows)} lesson(s) ran in {wall:.0f} s wall, {cpu:.0f} s of kernel CPU.")
     if args.site:
         print(f"site: {build_site(args.profile) / 'index.html'}")
     return 0

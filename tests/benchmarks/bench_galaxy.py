@@ -5,8 +5,11 @@
 1. BALD for T = 30 dropout samples: ``frontier.galaxy.bald`` (vectorised numpy) against a
    straightforward loop over galaxies with scipy.stats.binom (the baseline, same run), in
    galaxies per second, and their ratio; both give the same scores (checked).
-2. One active-learning acquisition round (30 MC-dropout passes over the pool + BALD + top-k)
-   for pools of 1k, 10k and 100k simulated galaxies (32 px, width 8 network).
+2. One active-learning acquisition round (``galaxy.acquisition_scores``: 30 MC-dropout passes
+   over the pool, expected N, BALD; then top-k) for pools of 1k, 10k and 100k simulated
+   galaxies (32 px, width 8 network); MC sampling with the trunk once against the whole model.
+3. One round of lesson 03's training (``galaxy.train``, 250 steps, quick sizes), wall and CPU
+   seconds, three rounds of the same model (the first traces the compiled step).
 Prints a table and writes build/bench/bench_galaxy.json.
 """
 
@@ -65,10 +68,8 @@ def main() -> None:
     for pool in ([1000, 10_000] if args.quick else [1000, 10_000, 100_000]):
         data = galaxies(pool, seed=1, size=32)
         start = time.perf_counter()
-        samples = galaxy.posterior_samples(model, data["images"], 30, batch_size=1024,
-                                           output=None)
-        scores = galaxy.bald(samples[..., 0],
-                             galaxy.expected_volunteers(samples[..., 1], data["shown_to"]))
+        scores, _, _ = galaxy.acquisition_scores(model, data["images"], data["n_volunteers"],
+                                                 data["shown_to"], mc_samples=30)
         np.argsort(-scores)[:100]
         seconds = time.perf_counter() - start
         rounds.append({"pool": pool, "round_seconds": seconds,
@@ -80,16 +81,29 @@ def main() -> None:
     timings = {}
     for name, reuse_trunk in [("trunk once", True), ("whole model", False)]:
         start = time.perf_counter()
-        galaxy.posterior_samples(model, images, 30, batch_size=1024, reuse_trunk=reuse_trunk)
+        galaxy.posterior_samples(model, images, 30, reuse_trunk=reuse_trunk)
         timings[name] = time.perf_counter() - start
     print(f"30 MC samples of 1,000 galaxies: trunk once {timings['trunk once']:.2f} s, whole "
           f"model {timings['whole model']:.2f} s -> "
           f"{timings['whole model'] / timings['trunk once']:.1f}x")
+    # one round of lesson 03's training (quick sizes): 250 steps of 64 galaxies, 32 px, width 16
+    data = galaxies(500, seed=3, size=32)
+    model = galaxy.compiled_cnn(32, width=16, predict_reach=True)
+    training = []
+    for _ in range(3):  # the first round also traces the compiled step
+        start, cpu = time.perf_counter(), time.process_time()
+        galaxy.train(model, data["images"], data["votes"], data["n_volunteers"], steps=250,
+                     shown_to=data["shown_to"])
+        training.append({"wall_s": time.perf_counter() - start,
+                         "cpu_s": time.process_time() - cpu})
+    print("training round, 250 steps: " + ", ".join(
+        f"{t['wall_s']:.1f} s wall / {t['cpu_s']:.1f} s CPU" for t in training))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"bald_galaxies_per_s": ours_rate,
                                "scipy_loop_galaxies_per_s": base_rate,
                                "speedup": ours_rate / base_rate, "rounds": rounds,
-                               "mc_sampling_seconds": timings}, indent=2))
+                               "mc_sampling_seconds": timings,
+                               "training_rounds": training}, indent=2))
     print(f"wrote {OUT}")
 
 
