@@ -257,3 +257,15 @@ def test_browser_check_fails_on_remote_script_and_broken_image(tmp_path):
     assert "HTTP 404" in text and "console error: boom" in text
     assert "math not typeset" in text
     assert "code cut off at the content width: 'x = 1  # long" in text
+
+
+def test_lesson_times_read_the_wall_time_that_make_lessons_records(tmp_path, monkeypatch):
+    """The lesson map quotes the wall time frontier.lessons.run writes (``wall_seconds``)."""
+    monkeypatch.setattr(site, "output_dir", lambda profile: tmp_path)
+    rows = [{"lesson": "01_bit_transfer", "status": "ok", "wall_seconds": 75.3,
+             "cpu_seconds": 140.0},
+            {"lesson": "02_galaxy_bayesian_cnn", "status": "FAILED", "wall_seconds": 3.0},
+            {"lesson": "07_qnn_layerwise", "status": "ok", "seconds": 12.0}]  # older summary
+    (tmp_path / "summary.json").write_text(json.dumps(rows))
+    assert site.lesson_times("quick") == {"01_bit_transfer": 75.3, "07_qnn_layerwise": 12.0}
+    assert site.format_seconds(75.3) == "1 min 15 s"

@@ -99,12 +99,14 @@ def workloads(notebooks: Path = ROOT / "notebooks") -> list[dict[str, Any]]:
 
 
 def lesson_times(profile: str) -> dict[str, float]:
-    """Seconds each lesson took in the last ``make lessons`` run of ``profile`` (ok runs only)."""
+    """Wall seconds each lesson took in the last ``make lessons`` run of ``profile`` (ok runs
+    only; summaries written before lessons recorded CPU time call it ``seconds``)."""
     summary = output_dir(profile) / "summary.json"
     if not summary.exists():
         return {}
     rows = json.loads(summary.read_text(encoding="utf-8"))
-    return {row["lesson"]: float(row["seconds"]) for row in rows if row.get("status") == "ok"}
+    return {row["lesson"]: float(row.get("wall_seconds", row.get("seconds")))
+            for row in rows if row.get("status") == "ok"}
 
 
 def exercise_sets(folder: Path = ROOT / "exercises") -> list[dict[str, Any]]:
