@@ -119,20 +119,31 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
-    def _distributed_step(self, batch: Any) -> tf.Tensor:
+    def _distributed_step(self, batch: Any) -> Any:
         x, y = batch[0], batch[1]
         step = (tf.function(self._replica_step, jit_compile=True) if self._jit
                 else self._replica_step)
         per_replica = self.strategy.run(step, args=(x, y))
         self.step_counter.assign_add(1)
-        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return tf.nest.map_structure(
+            lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), per_replica)
+
+    def _run_step(self, batch: Any) -> dict[str, float]:
+        """One compiled step; a subclass's ``_replica_step`` may return ``{name: loss}``."""
+        out = self._train_fn(batch)
+        out = out if isinstance(out, dict) else {"loss": out}
+        return {name: float(value) for name, value in out.items()}
+
+    def checkpoint_objects(self) -> dict[str, Any]:
+        """What a checkpoint holds; a subclass with more models or optimizers adds them."""
+        return {"model": self.model, "optimizer": self.optimizer, "step": self.step_counter}
 
     def step(self, batch: Any) -> dict[str, float]:
         """Train on one batch (undistributed: it is split across replicas here)."""
         if self.strategy.num_replicas_in_sync > 1:
             batch = next(iter(self.strategy.experimental_distribute_dataset(
                 tf.data.Dataset.from_tensors(tuple(batch)))))
-        return {"loss": float(self._train_fn(batch))}
+        return self._run_step(batch)
 
     # -- a loop with checkpoints ---------------------------------------------------------------
     def fit(self, dataset: tf.data.Dataset, steps: int, *,
@@ -154,10 +165,12 @@ class Trainer:
         manager = None
         if checkpoint_dir is not None:
             checkpoint_dir = Path(checkpoint_dir)
-            ckpt = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                       step=self.step_counter)
+            objects = self.checkpoint_objects()
+            ckpt = tf.train.Checkpoint(**objects)
             manager = tf.train.CheckpointManager(ckpt, str(checkpoint_dir), max_to_keep=2)
+            shapes = _variable_shapes(objects)
             if manager.latest_checkpoint:
+                _check_architecture(checkpoint_dir, shapes)
                 ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
                 saved = checkpoint_dir / "history.json"
                 if saved.exists():
@@ -177,16 +190,18 @@ class Trainer:
         def save() -> None:
             if manager is not None:
                 manager.save(checkpoint_number=self.step_counter)
+                _write_json_atomic(Path(checkpoint_dir) / ARCHITECTURE_FILE, shapes)
                 _write_json_atomic(Path(checkpoint_dir) / "history.json", history)
 
         bar = tqdm(total=steps, initial=start, disable=not progress, desc="train", leave=False)
         iterator = iter(data)
         for step in range(start + 1, steps + 1):
-            loss = float(self._train_fn(next(iterator)))
+            losses = self._run_step(next(iterator))
             history["step"].append(step)
-            history["loss"].append(loss)
+            for name, value in losses.items():
+                history.setdefault(name, []).append(value)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4g}")
+            bar.set_postfix({name: f"{value:.4g}" for name, value in losses.items()})
             if eval_fn is not None and step in eval_steps:
                 history["eval_step"].append(step)
                 for name, value in eval_fn(self.model).items():
@@ -195,6 +210,44 @@ class Trainer:
                 save()
         bar.close()
         return history
+
+
+#: Beside the checkpoints: each checkpointed model's weight paths and shapes, in order.
+ARCHITECTURE_FILE = "architecture.json"
+
+
+def _variable_shapes(objects: dict[str, Any]) -> dict[str, list[list]]:
+    """``{object name: [[weight path, shape], ...]}`` for the Keras models among ``objects``."""
+    return {name: [[w.path, list(w.shape)] for w in obj.weights]
+            for name, obj in objects.items() if hasattr(obj, "weights") and hasattr(obj, "layers")}
+
+
+def _check_architecture(checkpoint_dir: Path, shapes: dict[str, list[list]]) -> None:
+    """Raise ValueError naming the first difference when ``checkpoint_dir`` holds checkpoints
+    of models shaped differently from ``shapes`` (a checkpoint of another architecture)."""
+    saved_file = checkpoint_dir / ARCHITECTURE_FILE
+    if not saved_file.exists():
+        return
+    saved = json.loads(saved_file.read_text())
+    fix = (f"use a new checkpoint_dir, or delete {checkpoint_dir} to start again, or build the "
+           "model with the sizes the checkpoint was trained with")
+    for name in sorted(set(saved) & set(shapes)):
+        ours, theirs = shapes[name], saved[name]
+        for i, ((path_a, shape_a), (path_b, shape_b)) in enumerate(zip(theirs, ours,
+                                                                       strict=False)):
+            if shape_a != shape_b:
+                raise ValueError(
+                    f"the checkpoint in {checkpoint_dir} was written by another architecture: "
+                    f"{name} weight {i} ({path_a}) has shape {tuple(shape_a)} there but "
+                    f"{tuple(shape_b)} here ({path_b}); {fix}")
+        if len(theirs) != len(ours):
+            raise ValueError(
+                f"the checkpoint in {checkpoint_dir} was written by another architecture: "
+                f"{name} has {len(theirs)} weight tensors there but {len(ours)} here; {fix}")
+    for name in sorted(set(saved) ^ set(shapes)):
+        where = "only the checkpoint" if name in saved else "only this trainer"
+        raise ValueError(f"the checkpoint in {checkpoint_dir} holds other models: {where} has "
+                         f"a model {name!r}; {fix}")
 
 
 def _write_json_atomic(path: Path, value: Any) -> None:
