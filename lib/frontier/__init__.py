@@ -1,12 +1,13 @@
 """frontier: the helper library of the Frontier course.
 
 Lessons (the notebooks in ``notebooks/``) tell; this package does. One module per workload,
-named after it: ``bit``, ``galaxy`` and ``quantum`` so far (``frontier.lessons.COURSE`` is the
-lesson map, with the lessons still to come). Shared modules: ``profiles`` (smoke / quick / full
-sizes), ``report`` (recorded results), ``data`` (downloads, the registry, embedded and simulated
-data), ``train`` (a strategy-aware training loop), ``environment`` (version guard and environment
-report), ``lessons`` (runs the notebooks, ``make lessons``), ``site`` (the course website,
-``make site``) and ``exercises`` (otter-grader exercise sets and grading).
+named after it: ``bit``, ``galaxy``, ``esrgan``, ``quantum`` and ``tinyml`` so far
+(``frontier.lessons.COURSE`` is the lesson map, with the lessons still to come). Shared modules:
+``profiles`` (smoke / quick / full sizes), ``report`` (recorded results), ``data`` (downloads,
+the registry, embedded and simulated data), ``train`` (a strategy-aware training loop),
+``environment`` (version guard and environment report), ``lessons`` (runs the notebooks,
+``make lessons``), ``site`` (the course website, ``make site``) and ``exercises`` (otter-grader
+exercise sets and grading).
 
 Importing ``frontier`` is cheap: TensorFlow is imported by the modules that need it.
 """
