@@ -12,7 +12,7 @@ LESSONS ?=
 SUBMISSIONS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install lessons test lab bench exercises grade site clean
+.PHONY: install lessons test lab bench exercises grade site clean bwrap
 
 install: $(STAMP)
 
@@ -36,8 +36,17 @@ lessons: install
 site: install
 	$(PY) -m frontier.lessons --site-only
 
-test: install $(CITE)/.installed
+test: install $(CITE)/.installed bwrap
 	$(PY) -m pytest
+
+# The grader runs each submission in a bubblewrap sandbox (exercises/README.md); as root (CI)
+# install it when missing, otherwise say how.
+bwrap:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && apt-get install -y -q bubblewrap; \
+	  else echo "bubblewrap (bwrap) is missing; grading and its tests need it:" \
+	    "sudo apt-get install bubblewrap (see exercises/README.md)"; exit 1; fi; }
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
