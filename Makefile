@@ -13,7 +13,7 @@ SUBMISSIONS ?=
 SITE_PROFILE ?= quick
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install lessons test lab bench exercises grade site chromium clean
+.PHONY: install lessons test lab bench exercises grade site system-packages clean
 
 install: $(STAMP)
 
@@ -37,17 +37,25 @@ lessons: install
 site: install
 	$(PY) -m frontier.site --profile $(SITE_PROFILE)
 
-# The site's browser test drives Debian's chromium through Playwright (Playwright's own browser
-# download needs the network). Installed here when missing and we are root; otherwise the test
-# is skipped and says why.
-chromium:
-	@command -v chromium >/dev/null || { \
+# Debian packages the tests need: bubblewrap (bwrap, the grader's sandbox: exercises/README.md)
+# and chromium (the site's browser test, driven by Playwright; Playwright's own browser download
+# needs the network). As root (CI) the missing ones are installed with one apt-get update;
+# otherwise a missing bwrap stops `make test` with how to install it, and a missing chromium
+# makes the browser test skip with its reason.
+system-packages:
+	@missing=""; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -q && apt-get install -y -q chromium; \
-	  else echo "no chromium and not root: the site's browser test will be skipped" \
-	    "(install it with: sudo apt-get install chromium)"; fi; }
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else \
+	    echo "missing Debian packages:$$missing; install them with: sudo apt-get install$$missing"; \
+	    command -v bwrap >/dev/null || exit 1; \
+	  fi; \
+	fi
 
-test: install $(CITE)/.installed chromium
+test: install $(CITE)/.installed system-packages
 	$(PY) -m pytest
 
 lab: install

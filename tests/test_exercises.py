@@ -5,19 +5,30 @@ from __future__ import annotations
 import csv
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from frontier import exercises
+from frontier import exercises, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = exercises.sources()
 FIXTURES = ROOT / "tests" / "fixtures" / "submissions"
+ATTACKS = ROOT / "tests" / "fixtures" / "attacks"
+sys.path.insert(0, str(ATTACKS))
+import build as attacks  # noqa: E402 (tests/fixtures/attacks/build.py)
+
+TIME_LIMIT = 60.0  # seconds per submission in the graded folder
+ANSWERLESS = ["patch_machinery", "read_solution", "pickle", "side_files", "escape", "root",
+              "always_equal"]
+LIMITS = {"memory_hog": "memory limit", "output_flood": "output limit",
+          "process_flood": "process limit", "big_file": "file size limit"}
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +77,10 @@ def test_student_notebook_hides_solutions_and_hidden_tests(source, assigned):
     assert "'hidden': True" not in public and '"hidden": True' not in public
     bundle = exercises.load_bundle(source.stem, assigned["autograder_dir"],
                                    assigned["student_dir"])
-    assert any("'hidden': True" in t or '"hidden": True' in t for t in bundle.tests.values()), \
+    assert any(case.hidden for cases in bundle.questions.values() for case in cases), \
         "the autograder bundle carries the hidden tests"
+    assert all(case.examples and case.examples[-1].want for cases in bundle.questions.values()
+               for case in cases), "every test case prints what it checks"
 
 
 # -- submissions ----------------------------------------------------------------------------
@@ -121,7 +134,8 @@ def local_server():
 
 @pytest.fixture(scope="module")
 def graded(assigned, tmp_path_factory, local_server):
-    """Grade one mixed folder, as `make grade SUBMISSIONS=folder/` does."""
+    """Grade one mixed folder, as `make grade SUBMISSIONS=folder/` does: honest work, mistakes,
+    crashes, the old tampering tricks and one submission per attack class of issue 11."""
     folder = tmp_path_factory.mktemp("submissions")
     ex = "00_warmup"
     student = (assigned["student_dir"] / f"{ex}.ipynb").read_text()
@@ -138,6 +152,14 @@ def graded(assigned, tmp_path_factory, local_server):
         "network": submission(assigned, ex, extra={1: (
             "import urllib.request\n"
             f"leaked = urllib.request.urlopen({local_server!r}, timeout=5).read()")}),
+        # the same server through the first process's network namespace
+        "network_nsenter": submission(assigned, ex, extra={1: (
+            "import subprocess, sys\n"
+            "leaked = subprocess.run(['nsenter', '-t', '1', '-n', sys.executable, '-c', "
+            + repr(f"import urllib.request; print(urllib.request.urlopen({local_server!r}, "
+                   "timeout=5).read())")
+            + "], capture_output=True, text=True)\n"
+            "assert 'the answers' in leaked.stdout, f'no network: {leaked.stderr[-200:]}'")}),
         # wrong answers, every check cell deleted
         "tamper_deleted_checks": submission(assigned, ex, answers=WRONG, drop_checks=True),
         # wrong answers and a fake grader that says everything passed
@@ -166,14 +188,21 @@ def graded(assigned, tmp_path_factory, local_server):
     }
     for name, nb in cases.items():
         (folder / f"{ex}_{name}.ipynb").write_text(json.dumps(nb))
+    for name in attacks.ATTACKS:
+        (folder / f"{ex}_attack_{name}.ipynb").write_bytes(
+            (ATTACKS / f"{ex}_attack_{name}.ipynb").read_bytes())
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
     out = tmp_path_factory.mktemp("grades")
     outcomes = exercises.grade_folder(folder, out, autograder_dir=assigned["autograder_dir"],
-                                      student_dir=assigned["student_dir"], timeout=40,
+                                      student_dir=assigned["student_dir"], timeout=TIME_LIMIT,
                                       progress=False)
+    graded_at = time.monotonic()
+    grades = (out / "grades.csv").read_bytes()
     with open(out / "grades.csv") as fh:
         rows = {r["submission"].removeprefix(f"{ex}_").removesuffix(".ipynb"): r
                 for r in csv.DictReader(fh)}
-    return {"rows": rows, "outcomes": {o.submission: o for o in outcomes}, "out": out}
+    return {"rows": rows, "outcomes": {o.submission: o for o in outcomes}, "out": out,
+            "folder": folder, "before": before, "grades": grades, "graded_at": graded_at}
 
 
 def score(graded, name):
@@ -183,10 +212,11 @@ def score(graded, name):
 
 def test_grades_csv_has_a_row_per_submission_and_a_column_per_question(graded):
     rows = graded["rows"]
-    assert len(rows) == 13
+    assert len(rows) == 14 + len(attacks.ATTACKS)
     header = next(iter(rows.values())).keys()
     assert list(header)[:6] == ["submission", "exercise", "q1", "q2", "q3", "q4"]
-    assert {"total", "possible", "status", "reasons"} <= set(header)
+    assert {"total", "possible", "status", "sandbox", "reasons"} <= set(header)
+    assert {r["sandbox"] for r in rows.values()} == {"bwrap"}
     for name in rows:
         assert (graded["out"] / f"00_warmup_{name}.json").exists()
 
@@ -214,45 +244,131 @@ def test_crashing_submission_keeps_points_earned_before_the_crash(graded):
     scores, total = score(graded, "crashing")
     assert scores == {"q1": 2, "q2": 3, "q3": 0, "q4": 0}
     row = graded["rows"]["crashing"]
-    assert row["status"] == "crashed" and "kernel died in cell" in row["reasons"]
+    assert row["status"] == "crashed" and "died in cell" in row["reasons"]
 
 
 def test_looping_submission_is_stopped_and_keeps_earlier_points(graded):
     scores, _ = score(graded, "looping")
     assert scores == {"q1": 2, "q2": 0, "q3": 0, "q4": 0}
     row = graded["rows"]["looping"]
-    assert row["status"] == "timeout" and "time limit" in row["reasons"]
+    assert row["status"] == "time limit" and "time limit" in row["reasons"]
 
 
-def test_network_reads_are_blocked_with_a_reason(graded):
-    scores, total = score(graded, "network")
+@pytest.mark.parametrize("name", ["network", "network_nsenter"])
+def test_a_listener_on_127_0_0_1_cannot_be_reached_from_inside(graded, name):
+    scores, total = score(graded, name)
     assert total == 10, "the other answers are still graded"
-    assert "network" in graded["rows"]["network"]["reasons"].lower()
-    assert "the answers" not in json.dumps(graded["outcomes"]["00_warmup_network.ipynb"]
+    assert "network" in graded["rows"][name]["reasons"].lower()
+    assert "the answers" not in json.dumps(graded["outcomes"][f"00_warmup_{name}.ipynb"]
                                            .to_json())
 
 
 @pytest.mark.parametrize("name", ["tamper_deleted_checks", "tamper_fake_grader",
                                   "tamper_test_files", "tamper_patch_checker"])
-def test_tampering_does_not_raise_the_score(graded, name):
+def test_old_tampering_tricks_do_not_raise_the_score(graded, name):
     assert score(graded, name) == score(graded, "wrong")
 
 
-def test_redefining_builtins_or_assert_is_refused(graded):
+def test_redefining_builtins_or_assert_gains_nothing_and_is_reported(graded):
     scores, _ = score(graded, "tamper_builtins")
     assert scores["q3"] == 0
     reasons = graded["rows"]["tamper_builtins"]["reasons"]
-    assert "not run" in reasons and "builtins" in reasons
+    assert "looks suspicious" in reasons and "builtins" in reasons
 
 
-def test_always_equal_objects_are_refused(graded):
+def test_always_equal_objects_gain_nothing(graded):
     scores, _ = score(graded, "tamper_eq")
     assert scores["q2"] == 0 and "__eq__" in graded["rows"]["tamper_eq"]["reasons"]
 
 
-def test_tampering_reasons_name_the_cell(graded):
+def test_suspicious_cells_are_reported_by_cell(graded):
     reasons = graded["rows"]["tamper_patch_checker"]["reasons"]
-    assert "was not run" in reasons and "grader's internals" in reasons
+    assert "cell 3 looks suspicious" in reasons and "grader's internals" in reasons
+
+
+# -- issue 11: one submission per attack class ------------------------------------------------
+def test_committed_attack_fixtures_are_what_build_py_makes():
+    for name in attacks.ATTACKS:
+        committed = (ATTACKS / f"00_warmup_attack_{name}.ipynb").read_text(encoding="utf-8")
+        assert committed == attacks.text(attacks.build(name)), \
+            f"run `python tests/fixtures/attacks/build.py` and commit ({name})"
+
+
+@pytest.mark.parametrize("name", ANSWERLESS)
+def test_answerless_attack_scores_zero(graded, name):
+    row = graded["rows"][f"attack_{name}"]
+    assert score(graded, f"attack_{name}")[1] == 0, row
+    assert row["sandbox"] == "bwrap"
+
+
+def test_partly_right_attack_scores_exactly_its_answers(graded):
+    assert score(graded, "attack_partly_right") == ({"q1": 2, "q2": 0, "q3": 0, "q4": 0}, 2)
+
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_a_limit_is_a_status_and_keeps_the_points_before_it(graded, name):
+    row = graded["rows"][f"attack_{name}"]
+    assert row["status"] == LIMITS[name], row
+    assert score(graded, f"attack_{name}") == ({"q1": 2, "q2": 0, "q3": 0, "q4": 0}, 2), row
+
+
+def test_classmates_are_unchanged_byte_for_byte(graded):
+    folder, before = graded["folder"], graded["before"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert score(graded, "correct")[1] == 10 and score(graded, "partial")[1] == 6
+
+
+def test_nothing_the_submissions_wrote_reached_the_host(graded):
+    assert not Path(attacks.PICKLE_RAN).exists(), "the grader unpickled a submission's object"
+    assert not Path("/usr/frontier_attack_root").exists()
+    assert not any(p.suffix == ".pkl" for p in graded["out"].iterdir())
+
+
+def test_no_process_of_a_submission_outlives_it(graded):
+    survivors = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if attacks.SURVIVOR.encode() in cmdline:
+            survivors.append((pid, cmdline))
+    assert survivors == []
+
+
+def test_a_held_pipe_does_not_hang_the_grader(graded):
+    escape = graded["outcomes"]["00_warmup_attack_escape.ipynb"]
+    assert escape.status == "ok" and escape.seconds < TIME_LIMIT, escape.to_json()
+
+
+def test_grades_csv_is_unchanged_30_s_after_grading(graded):
+    time.sleep(max(0.0, graded["graded_at"] + 30 - time.monotonic()))
+    assert (graded["out"] / "grades.csv").read_bytes() == graded["grades"]
+    assert {p.name: p.read_bytes() for p in graded["folder"].iterdir()} == graded["before"]
+
+
+def test_without_a_sandbox_grading_stops_unless_trusted(assigned, tmp_path, monkeypatch,
+                                                         capsys):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "00_warmup_untouched.ipynb").write_text(
+        (assigned["student_dir"] / "00_warmup.ipynb").read_text())
+    dirs = {"autograder_dir": assigned["autograder_dir"], "student_dir": assigned["student_dir"]}
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        exercises.grade_folder(folder, tmp_path / "out", progress=False, **dirs)
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(exercises.grade_folder, "__kwdefaults__",
+                        {**exercises.grade_folder.__kwdefaults__, **dirs})
+    assert exercises.main(["grade", str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert "--trust-submissions" in capsys.readouterr().err
+    outcomes = exercises.grade_folder(folder, tmp_path / "trusted", progress=False,
+                                      trust_submissions=True, **dirs)
+    assert outcomes[0].status == "ok" and outcomes[0].total == 0
+    with open(tmp_path / "trusted" / "grades.csv") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["sandbox"] == "none (--trust-submissions)"
+    assert "WITHOUT a sandbox" in row["reasons"]
 
 
 def test_grading_refuses_an_unknown_exercise(assigned, tmp_path):

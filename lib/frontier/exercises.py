@@ -13,22 +13,36 @@ to ``lib/frontier/exercise_tests/NN_topic/`` (shipped with the package, so ``gra
 on JupyterLab, Binder and Colab alike) and the autograder bundle, with the hidden tests, to
 ``build/autograder/NN_topic.zip`` (never committed).
 
-``grade`` grades every ``*.ipynb`` in a folder with ``otter run``'s engine, one submission at a
-time, each in its own process group with a time limit, and writes ``grades.csv`` (one row per
-submission, one column per question, the total) and one JSON per submission. The grader never
-trusts the submission:
+``assign`` first runs the source notebook from top to bottom, so that what each test cell
+prints for the reference solution becomes that test's expected output.
 
-- the hidden tests come from the autograder bundle (checked against its hash), never from the
-  submission;
-- before the checks, the pristine test files are written back and earlier check results are
-  discarded, so edited, deleted or overwritten tests, and fake ``grader`` objects, change nothing;
-- cells that reach into the grader (otter internals, builtins, ``sys.modules``, monkeypatching an
-  imported module, ``exec``/``eval``, threads, ...) are not run; the reason is reported;
-- network access is blocked (in the kernel, and by a private network namespace when the grader
-  runs as root), and as root the submission runs as ``nobody`` so it cannot write the
-  instructor's files;
-- a submission that crashes its kernel or runs past the time limit is graded again on the cells
-  it completed, so it keeps the points it earned before that, with the reason.
+``grade`` grades every ``*.ipynb`` in a folder and writes ``grades.csv`` (one row per
+submission, one column per question, the total, a status, the sandbox used, the reasons) and
+one JSON per submission. A submission is treated as arbitrary code; what holds:
+
+- each submission runs alone in a bubblewrap sandbox (``frontier.sandbox``): its own mount, PID,
+  network, IPC, UTS and user namespaces, no capabilities, a clean environment, read-only Python,
+  one private scratch folder. It cannot see other submissions, the autograder bundle, the
+  solution, ``build/``, the grades or any home folder, and cannot reach the network (not even
+  127.0.0.1 of the grading machine);
+- the sandbox receives the cells and each test example's *source*, never the expected outputs;
+  it prints what each example printed, as JSON lines on a pipe, capped in size. The grader
+  parses that as JSON (never pickle, never import), validates it, and compares it with the
+  expected outputs here, outside the sandbox: patching doctest, otter, the runner or
+  ``__eq__`` inside can change what is printed, but points need the expected values, which
+  never enter the sandbox. The grader reads nothing else the submission could write;
+- nothing outlives its submission: when the notebook ends or a limit is hit the sandbox is
+  killed and its PID namespace takes every process with it; every wait is bounded;
+- limits on time, memory (address space per process), file size, processes (counted from
+  outside every 0.1 s) and output are statuses
+  (``time limit``, ``memory limit``, ...), graded on the cells before the one that hit them;
+  one bad submission never stops the folder;
+- without bubblewrap (macOS, a kernel without user namespaces) grading stops with what to
+  install, unless ``--trust-submissions`` says to run them unsandboxed (every row says so).
+
+The static check (:func:`tampering`) only reports suspicious cells; no guarantee rests on it.
+Hidden tests must print plain values (see ``exercises/README.md``): a test that prints ``True``
+for any answer cannot tell answers apart, whatever the sandbox does.
 """
 
 from __future__ import annotations
@@ -36,13 +50,13 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import copy
 import csv
-import functools
+import doctest
 import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,15 +66,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from frontier import sandbox
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "exercises" / "source"
 STUDENT = ROOT / "exercises" / "student"
 AUTOGRADER = ROOT / "build" / "autograder"
 PUBLIC_TESTS = Path(__file__).resolve().parent / "exercise_tests"
 DEFAULT_TIMEOUT = 300.0
-MARK = "[frontier grader]"
-NOBODY = 65534  # uid/gid the submission runs as when the grader runs as root
-SETUP_FAILED = 3  # exit status of a grading child whose own set-up failed
 
 
 # -- for learners ---------------------------------------------------------------------------
@@ -95,7 +108,9 @@ def assign(source: Path, *, student_dir: Path = STUDENT, autograder_dir: Path = 
     name = source.stem
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        proc = subprocess.run([sys.executable, "-m", "otter", "assign", str(source), str(out)],
+        executed = Path(tmp) / "executed" / source.name
+        record_expected_outputs(source, executed)
+        proc = subprocess.run([sys.executable, "-m", "otter", "assign", str(executed), str(out)],
                               capture_output=True, text=True, cwd=source.parent,
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         if proc.returncode != 0:
@@ -119,6 +134,32 @@ def assign(source: Path, *, student_dir: Path = STUDENT, autograder_dir: Path = 
         shutil.rmtree(written["public_tests"], ignore_errors=True)
         shutil.copytree(out / "student" / "tests", written["public_tests"])
     return written
+
+
+def record_expected_outputs(source: Path, dest: Path) -> None:
+    """Run the source notebook (reference solutions included) and save it to ``dest`` with its
+    outputs: what each test cell prints for the reference solution becomes that test's expected
+    output (otter reads it from there). Only printed text and results are kept, not stderr
+    (warnings are not part of an answer)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source, as_version=4)
+    metadata = copy.deepcopy(nb.metadata)  # the kernel adds to it; the student copy must not
+    try:
+        NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(source.parent)}}).execute()
+    except Exception as err:
+        raise RuntimeError(f"{source} does not run from top to bottom, so its tests' expected "
+                           f"outputs cannot be recorded: {type(err).__name__}: "
+                           f"{str(err)[-2000:]}") from err
+    nb.metadata = metadata
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.output_type == "stream" and o.get("name") == "stderr")]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
 
 
 def _write_normalised_notebook(src: Path, dest: Path) -> None:
@@ -247,45 +288,7 @@ def _strip_magics(source: str) -> str:
                      for line in source.splitlines())
 
 
-# -- grading one submission -------------------------------------------------------------------
-GUARD_CELL = '''# {mark} guard: no network while grading; note each cell's error for the report
-def _frontier_after_cell(result, _progress={progress!r}, _errors={errors!r}):
-    import json, os
-    error = result.error_in_exec or result.error_before_exec
-    if error is not None:
-        done = open(_progress).read() if os.path.exists(_progress) else "0"
-        with open(_errors, "a") as fh:
-            fh.write(json.dumps(f"cell {{int(done or 0) + 1}}: {{type(error).__name__}}: "
-                                f"{{error}}"[:300]) + "\\n")
-get_ipython().events.register("post_run_cell", _frontier_after_cell)
-import socket as _frontier_socket
-def _frontier_no_network(*args, **kwargs):
-    raise PermissionError("{mark} network access is blocked during grading; "
-                          "the exercise must work offline")
-_frontier_socket.socket.connect = _frontier_no_network
-_frontier_socket.socket.connect_ex = _frontier_no_network
-_frontier_socket.create_connection = _frontier_no_network
-_frontier_socket.getaddrinfo = _frontier_no_network
-del _frontier_socket
-'''
-
-PROGRESS_CELL = '''# {mark} progress
-with open({path!r}, "w") as _frontier_fh:
-    _frontier_fh.write("{index}")
-'''
-
-FINAL_CELL = '''# {mark} restore the hidden tests and discard earlier check results
-import json as _frontier_json, os as _frontier_os
-from otter.execute import Checker as _FrontierChecker
-_frontier_os.makedirs("tests", exist_ok=True)
-for _frontier_name, _frontier_text in _frontier_json.loads({tests!r}).items():
-    with open(_frontier_os.path.join("tests", _frontier_name), "w") as _frontier_fh:
-        _frontier_fh.write(_frontier_text)
-_FrontierChecker.clear_results()
-_FrontierChecker.enable_tracking()
-'''
-
-
+# -- grading -----------------------------------------------------------------------------------
 @dataclass
 class Outcome:
     """What grading one submission gave."""
@@ -298,6 +301,7 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     details: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    sandbox: str = "bwrap"
 
     @property
     def total(self) -> float:
@@ -308,43 +312,70 @@ class Outcome:
                 "status": self.status, "total": self.total,
                 "possible": float(sum(self.possible.values())), "scores": self.scores,
                 "max_scores": self.possible, "reasons": self.reasons,
-                "details": self.details, "seconds": round(self.seconds, 1)}
+                "details": self.details, "seconds": round(self.seconds, 1),
+                "sandbox": self.sandbox}
+
+
+@dataclass
+class Case:
+    """One test case of a question: its doctest examples (source and expected output)."""
+
+    examples: list[doctest.Example]
+    points: float
+    hidden: bool
 
 
 @dataclass
 class Bundle:
-    """An exercise's autograder bundle: its path, hash and hidden test files."""
+    """An exercise's autograder bundle, read by the grader only: every question's test cases
+    (public and hidden) with their expected outputs and points."""
 
     exercise: str
     path: Path
     sha256: str
-    tests: dict[str, str]
-    points: dict[str, float]
+    questions: dict[str, list[Case]]
     template_cells: set[str]
+
+    @property
+    def points(self) -> dict[str, float]:
+        return {q: float(sum(c.points for c in cases)) for q, cases in self.questions.items()}
+
+    def sources(self) -> dict[str, list[list[str]]]:
+        """What the sandbox receives: each example's source, never its expected output."""
+        return {q: [[e.source for e in case.examples] for case in cases]
+                for q, cases in self.questions.items()}
 
 
 def load_bundle(exercise: str, autograder_dir: Path = AUTOGRADER,
                 student_dir: Path = STUDENT) -> Bundle:
+    """Read ``exercise``'s autograder zip (tests/q*.py in otter's OK format)."""
+    from otter.test_files.ok_test import OKTestFile
+
     path = autograder_dir / f"{exercise}.zip"
     if not path.exists():
         raise FileNotFoundError(f"no autograder bundle {path}: run `make exercises` first")
     data = path.read_bytes()
     with zipfile.ZipFile(path) as zf:
-        tests = {Path(n).name: zf.read(n).decode() for n in zf.namelist()
+        files = {Path(n).stem: zf.read(n).decode() for n in zf.namelist()
                  if n.startswith("tests/") and n.endswith(".py")}
-    points = {}
-    for name, text in tests.items():
+    questions = {}
+    parser = doctest.DocTestParser()
+    for name, text in sorted(files.items(), key=lambda kv: (len(kv[0]), kv[0])):
         namespace: dict[str, Any] = {}
         exec(compile(text, name, "exec"), namespace)  # noqa: S102 (our own bundle's test file)
-        test = namespace.get("test", {})
-        points[Path(name).stem] = float(test.get("points") or 0) if isinstance(test, dict) else 0.0
+        spec = namespace.get("test")
+        if not isinstance(spec, dict):
+            raise ValueError(f"{path}: tests/{name}.py has no `test` dict (otter's OK format)")
+        test = OKTestFile.from_spec(spec)
+        questions[name] = [Case(parser.get_examples(c.body, f"{name} {i}"), float(c.points or 0),
+                                bool(c.hidden)) for i, c in enumerate(test.test_cases)]
     template = student_dir / f"{exercise}.ipynb"
     cells = set()
     if template.exists():
         nb = json.loads(template.read_text())
         cells = {"".join(c["source"]) if isinstance(c["source"], list) else c["source"]
                  for c in nb["cells"] if c["cell_type"] == "code"}
-    return Bundle(exercise, path, hashlib.sha256(data).hexdigest(), tests, points, cells)
+    return Bundle(exercise, path, hashlib.sha256(data).hexdigest(), questions, cells)
 
 
 def exercise_of(nb: dict[str, Any], path: Path, known: list[str]) -> str | None:
@@ -358,137 +389,121 @@ def exercise_of(nb: dict[str, Any], path: Path, known: list[str]) -> str | None:
     return None
 
 
-def prepare(nb: dict[str, Any], bundle: Bundle, progress: Path,
-            upto: int | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The notebook the grader runs: guard cell, the submission's code cells (tampering cells
-    replaced by an error), a progress marker after each, and the final restore cell.
+def code_cells(nb: dict[str, Any]) -> list[str]:
+    """The sources of a notebook's code cells, in order."""
+    cells = []
+    for cell in nb.get("cells", []) if isinstance(nb.get("cells"), list) else []:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            cells.append("".join(source) if isinstance(source, list) else str(source))
+    return cells
 
-    ``upto``: keep only the first ``upto`` code cells (re-grading after a crash or timeout).
-    Returns the notebook and the reasons for cells that were not run.
-    """
-    import nbformat
 
-    errors = progress.with_name("errors.jsonl")
-    cells = [nbformat.v4.new_code_cell(
-        GUARD_CELL.format(mark=MARK, progress=str(progress), errors=str(errors)))]
-    reasons: list[str] = []
-    code_cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-    for index, cell in enumerate(code_cells[:upto]):
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
+def suspicious(cells: list[str], bundle: Bundle) -> list[str]:
+    """The static check, as a report only: cells that look like they tamper with grading.
+    They run anyway; no guarantee rests on this (the sandbox and the outside comparison do)."""
+    notes = []
+    for index, source in enumerate(cells, 1):
         why = [] if source in bundle.template_cells else tampering(source)
         if why:
-            message = f"cell {index + 1} was not run: " + "; ".join(why)
-            reasons.append(message)
-            source = f"raise RuntimeError({MARK + ' ' + message!r})"
-        cells.append(nbformat.v4.new_code_cell(source))
-        cells.append(nbformat.v4.new_code_cell(
-            PROGRESS_CELL.format(mark=MARK, path=str(progress), index=index + 1)))
-    cells.append(nbformat.v4.new_code_cell(
-        FINAL_CELL.format(mark=MARK, tests=json.dumps(bundle.tests))))
-    out = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "otter": {"assignment_name": bundle.exercise}})
-    return out, reasons
+            notes.append(f"cell {index} looks suspicious: " + "; ".join(why))
+    return notes
 
 
-def _run_isolated(args: list[str], workdir: Path, timeout: float) -> tuple[int | None, str]:
-    """Run the grading child in its own session (killed as a group on timeout); as root, in a
-    private network namespace and as user ``nobody``. Returns (exit code or None, output)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
-    env.update(HOME=str(workdir), IPYTHONDIR=str(workdir / ".ipython"),
-               JUPYTER_RUNTIME_DIR=str(workdir / ".jupyter"), MPLCONFIGDIR=str(workdir / ".mpl"),
-               TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
-               FRONTIER_DATA=str(workdir / "data"))
-    prefix: list[str] = []
-    as_root = os.geteuid() == 0
-    drop = as_root and _nobody_can_run_python()
-    if as_root:
-        if shutil.which("unshare"):
-            prefix = ["unshare", "--net", "--"]
-        for path in [workdir, *workdir.rglob("*")]:
-            os.chown(path, NOBODY, NOBODY)
-    cmd = prefix + [sys.executable, "-m", "frontier.exercises", "_child",
-                    "drop" if drop else "stay", *args]
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-        if proc.returncode == SETUP_FAILED:
-            raise RuntimeError(f"the grader could not start a grading process: {output[-2000:]}")
-        return proc.returncode, output
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        return None, output or ""
+_EXAMPLE_KEYS = {"out", "exc"}
 
 
-@functools.lru_cache(maxsize=1)
-def _nobody_can_run_python() -> bool:
-    """Whether user ``nobody`` can start this Python (not when it lives under /root)."""
-    def become_nobody() -> None:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-
-    try:
-        probe = subprocess.run([sys.executable, "-c", "import json, numbers, otter"],
-                               preexec_fn=become_nobody, capture_output=True, timeout=60,
-                               cwd="/")
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return probe.returncode == 0
+def _valid_got(got: Any, n: int) -> bool:
+    """Whether a sandbox's report for one case is ``n`` {"out": str, "exc": str | None}."""
+    return isinstance(got, list) and len(got) == n and all(
+        isinstance(g, dict) and set(g) == _EXAMPLE_KEYS and isinstance(g["out"], str)
+        and (g["exc"] is None or isinstance(g["exc"], str)) for g in got)
 
 
-def _child(drop: str, prepared: str, bundle: str, result: str) -> None:
-    """In the isolated process: bring up loopback (own network namespace), drop to ``nobody``
-    when started as root, then grade with otter."""
-    try:
-        _loopback_up()
-        if drop == "drop":
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-        from otter.api import grade_submission
-    except Exception as err:  # our set-up, not the submission, failed
-        print(f"{MARK} set-up failed: {type(err).__name__}: {err}", flush=True)
-        sys.exit(SETUP_FAILED)
-
-    results = grade_submission(prepared, bundle, quiet=True)
-    errors = []
-    scores = {name: float(tf.score) for name, tf in results.results.items()}
-    details = {name: tf.summary()[:2000] for name, tf in results.results.items()}
-    if results.catastrophic_error is not None:
-        errors.append(f"grader error: {results.catastrophic_error}"[:300])
-    Path(result).write_text(json.dumps({"scores": scores, "errors": errors,
-                                        "details": details}))
+def case_passes(case: Case, got: list[dict]) -> tuple[bool, str]:
+    """Compare one case's printed results with its expected outputs, as doctest does (no
+    option flags, like otter). Returns (passed, what failed)."""
+    checker = doctest.OutputChecker()
+    for example, result in zip(case.examples, got, strict=True):
+        if example.exc_msg is None:
+            ok = result["exc"] is None and checker.check_output(example.want, result["out"], 0)
+        else:
+            ok = result["exc"] is not None and checker.check_output(
+                example.exc_msg, result["exc"].splitlines()[-1] + "\n", 0)
+        if not ok:
+            shown = result["out"] + (result["exc"] or "")
+            return False, (f"failed: {example.source.strip()[:300]}\n  expected: "
+                           f"{(example.want or example.exc_msg or '').strip()[:300]}\n  got: "
+                           f"{shown.strip()[:300]}")
+    return True, "passed"
 
 
-def _loopback_up() -> None:
-    """In a fresh network namespace the loopback interface is down; the kernel needs it."""
-    import fcntl
-    import socket
-    import struct
-
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            ifreq = struct.pack("16sH14s", b"lo", 0, b"\x00" * 14)
-            flags = struct.unpack("16sH14s", fcntl.ioctl(s, 0x8913, ifreq))[1]  # SIOCGIFFLAGS
-            if not flags & 0x1:  # IFF_UP
-                fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 0x1, b"\x00" * 14))
-    except OSError:
-        pass  # not permitted (not root): loopback is up in the host's namespace anyway
+_NETWORK_ERRORS = ("Errno 111", "Errno 101", "Errno 99", "Network is unreachable",
+                   "Name or service not known", "Temporary failure in name resolution")
 
 
-def grade_one(path: Path, bundles: dict[str, Bundle], timeout: float = DEFAULT_TIMEOUT
-              ) -> Outcome:
-    """Grade one submitted notebook; never raises for a bad submission."""
+def _cell_error(index: int, error: str) -> str:
+    hint = " (there is no network while grading)" if any(e in error for e in _NETWORK_ERRORS) \
+        else ""
+    return f"cell {index}: {error}"[:300] + hint
+
+
+@dataclass
+class _Attempt:
+    """One sandbox run's validated results."""
+
+    cells_done: int = 0
+    errors: list[str] = field(default_factory=list)
+    memory_limit: bool = False
+    results: dict[tuple[str, int], list[dict]] = field(default_factory=dict)
+    finished: bool = False
+
+
+def _validate(run: sandbox.Run, bundle: Bundle, n_cells: int) -> _Attempt:
+    """Keep only well-formed records about known cells, questions and cases."""
+    attempt = _Attempt()
+    for record in run.records:
+        cell, question, case = record.get("cell"), record.get("question"), record.get("case")
+        if type(cell) is int and 1 <= cell <= n_cells:
+            attempt.cells_done = max(attempt.cells_done, cell)
+            if isinstance(record.get("error"), str):
+                attempt.errors.append(_cell_error(cell, record["error"]))
+            if record.get("limit") == "memory limit":
+                attempt.memory_limit = True
+        elif question in bundle.questions and type(case) is int and \
+                0 <= case < len(bundle.questions[question]) and \
+                _valid_got(record.get("got"), len(bundle.questions[question][case].examples)):
+            attempt.results[question, case] = record["got"]  # the runner's comes last
+        elif record.get("done") is True:
+            attempt.finished = True
+    return attempt
+
+
+def _score(outcome: Outcome, bundle: Bundle, attempt: _Attempt) -> None:
+    for question, cases in bundle.questions.items():
+        lines, earned = [], 0.0
+        for i, case in enumerate(cases):
+            got = attempt.results.get((question, i))
+            passed, why = case_passes(case, got) if got is not None else (False, "not run")
+            earned += case.points if passed else 0.0
+            label = "hidden" if case.hidden else "public"
+            lines.append(f"case {i + 1} ({label}, {case.points:g} pt): {why}")
+        outcome.scores[question] = round(earned, 6)
+        outcome.details[question] = "\n".join(lines)[:4000]
+
+
+def grade_one(path: Path, bundles: dict[str, Bundle], timeout: float = DEFAULT_TIMEOUT, *,
+              limits: sandbox.Limits | None = None, trust: bool = False) -> Outcome:
+    """Grade one submitted notebook in a sandbox; never raises for a bad submission."""
     start = time.monotonic()
-    outcome = Outcome(submission=path.name, exercise=None)
+    limits = limits or sandbox.Limits(seconds=timeout)
+    outcome = Outcome(submission=path.name, exercise=None,
+                      sandbox="none (--trust-submissions)" if trust else "bwrap")
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        if not isinstance(nb, dict):
+            raise ValueError("the file is JSON but not a notebook")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         outcome.status, outcome.reasons = "unreadable", [f"not a readable notebook: {err}"]
         return outcome
     exercise = exercise_of(nb, path, sorted(bundles))
@@ -500,73 +515,89 @@ def grade_one(path: Path, bundles: dict[str, Bundle], timeout: float = DEFAULT_T
         return outcome
     bundle = bundles[exercise]
     outcome.exercise = exercise
-    outcome.possible = dict(bundle.points)
-    outcome.scores = {q: 0.0 for q in bundle.points}
-    if hashlib.sha256(bundle.path.read_bytes()).hexdigest() != bundle.sha256:
-        raise RuntimeError(f"the autograder bundle {bundle.path} changed during grading; "
-                           "run `make exercises` again and re-grade")
+    outcome.possible = bundle.points
+    outcome.scores = {q: 0.0 for q in bundle.questions}
+    cells = code_cells(nb)
+    outcome.reasons += suspicious(cells, bundle)
 
-    upto = None
-    for attempt in range(2):
-        with tempfile.TemporaryDirectory(prefix="frontier-grade-") as tmp:
-            work = Path(tmp)
-            progress = work / "progress.txt"
-            prepared, skipped = prepare(nb, bundle, progress, upto=upto)
-            import nbformat
-
-            (work / "submission.ipynb").write_text(nbformat.writes(prepared))
-            shutil.copy(bundle.path, work / "autograder.zip")
-            code, output = _run_isolated(["submission.ipynb", "autograder.zip", "result.json"],
-                                         work, timeout)
-            result_file = work / "result.json"
-            reached = int(progress.read_text() or 0) if progress.exists() else 0
-            errors_file = work / "errors.jsonl"
-            raised = [json.loads(line) for line in errors_file.read_text().splitlines()] \
-                if errors_file.exists() else []
-            if code == 0 and result_file.exists():
-                result = json.loads(result_file.read_text())
-                for q, score in result["scores"].items():
-                    if q in outcome.scores:
-                        outcome.scores[q] = min(float(score), outcome.possible.get(q, score))
-                outcome.details = result["details"]
-                outcome.reasons += skipped + [
-                    f"{e}" for e in raised if MARK + " cell" not in e]
-                if attempt == 0:
-                    outcome.status = "ok" if not skipped else "cells not run"
-                break
-            why = (f"stopped after {timeout:g} s (time limit) in cell {reached + 1}"
-                   if code is None else
-                   f"the kernel died in cell {reached + 1} (exit {code}): "
-                   f"{output.strip().splitlines()[-1][:200] if output.strip() else 'no output'}")
-            if attempt == 0:
-                outcome.status = "timeout" if code is None else "crashed"
-                outcome.reasons.append(why + f"; graded on the {reached} cell(s) before it")
-                upto = reached
-            else:
-                outcome.reasons.append("re-grading the completed cells failed too: " + why)
-                outcome.scores = {q: 0.0 for q in bundle.points}
+    upto = len(cells)
+    for attempt_no in range(2):
+        with tempfile.TemporaryDirectory(prefix="frontier-grade-",
+                                         ignore_cleanup_errors=True) as tmp:
+            run = sandbox.run({"cells": cells[:upto], "tests": bundle.sources()}, Path(tmp),
+                              limits, trust=trust)
+        attempt = _validate(run, bundle, upto)
+        if attempt.finished and run.limit is None and run.exit_code == 0:
+            _score(outcome, bundle, attempt)
+            outcome.reasons += attempt.errors
+            if attempt.memory_limit and attempt_no == 0:
+                outcome.status = "memory limit"
+                outcome.reasons.append(f"cell {attempt.cells_done} ran out of memory "
+                                       f"({limits.memory_mb} MB); graded on the cells before it")
+            elif outcome.status == "ok" and any(m in e for e in attempt.errors
+                                                  for m in ("File too large", "No space left")):
+                outcome.status = "file size limit"
+                outcome.reasons.append(f"a file grew past {limits.file_mb} MB, or the files past "
+                                       f"{limits.disk_mb} MB (file size limit)")
+            break
+        where = f"in cell {attempt.cells_done + 1}" if attempt.cells_done < upto else \
+            "while the checks ran"
+        if run.limit:
+            status = run.limit
+            why = {"time limit": f"stopped after {limits.seconds:g} s (time limit)",
+                   "output limit": f"printed more than {limits.output_kb} kB (output limit)",
+                   "process limit": f"started more than {limits.processes} processes "
+                                    "(process limit)"}[run.limit] + f" {where}"
+        else:
+            status = "crashed"
+            last = run.output.strip().splitlines()[-1][:200] if run.output.strip() else \
+                "no output"
+            why = f"the notebook's process died {where} (exit {run.exit_code}): {last}"
+        if attempt_no == 1:
+            outcome.reasons.append("re-grading the completed cells failed too: " + why)
+            outcome.scores = {q: 0.0 for q in bundle.questions}
+            break
+        outcome.status = status
+        outcome.reasons.append(why + f"; graded on the {min(attempt.cells_done, upto)} "
+                               "cell(s) before it")
+        upto = min(attempt.cells_done, upto)
+    if trust:
+        outcome.reasons.append("graded WITHOUT a sandbox (--trust-submissions)")
     outcome.seconds = time.monotonic() - start
     return outcome
 
 
 def grade_folder(folder: Path, out: Path, *, autograder_dir: Path = AUTOGRADER,
                  student_dir: Path = STUDENT, timeout: float = DEFAULT_TIMEOUT,
-                 progress: bool = True) -> list[Outcome]:
-    """Grade every ``*.ipynb`` in ``folder``; write ``grades.csv`` and one JSON each to ``out``."""
+                 progress: bool = True, trust_submissions: bool = False,
+                 limits: sandbox.Limits | None = None) -> list[Outcome]:
+    """Grade every ``*.ipynb`` in ``folder``; write ``grades.csv`` and one JSON each to ``out``.
+
+    Raises :class:`frontier.sandbox.SandboxUnavailable` when no sandbox can be made, unless
+    ``trust_submissions`` (then every row says it was graded without one).
+    """
     folder, out = Path(folder), Path(out)
     if not folder.is_dir():
         raise FileNotFoundError(f"no submissions folder {folder}")
-    submissions = sorted(folder.glob("*.ipynb"))
+    submissions = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
     if not submissions:
         raise FileNotFoundError(f"no .ipynb submissions in {folder}")
     names = sorted(p.stem for p in autograder_dir.glob("*.zip")) if autograder_dir.is_dir() else []
     if not names:
         raise FileNotFoundError(f"no autograder bundles in {autograder_dir}: run "
                                 "`make exercises` first")
+    if not trust_submissions:
+        sandbox.check_available()
     bundles = {name: load_bundle(name, autograder_dir, student_dir) for name in names}
+    limits = limits or sandbox.Limits(seconds=timeout)
     outcomes = []
     for i, path in enumerate(submissions, 1):
-        outcome = grade_one(path, bundles, timeout)
+        try:
+            outcome = grade_one(path, bundles, limits=limits, trust=trust_submissions)
+        except Exception as err:  # noqa: BLE001 (one submission never stops the folder)
+            outcome = Outcome(submission=path.name, exercise=None, status="error",
+                              reasons=[f"the grader failed on this submission: "
+                                       f"{type(err).__name__}: {err}"[:500]])
         outcomes.append(outcome)
         if progress:
             print(f"[{i}/{len(submissions)}] {path.name}: {outcome.total:g}/"
@@ -577,19 +608,19 @@ def grade_folder(folder: Path, out: Path, *, autograder_dir: Path = AUTOGRADER,
 
 def write_grades(outcomes: list[Outcome], out: Path) -> Path:
     """``grades.csv`` (submission, exercise, one column per question, total, possible, status,
-    reasons) and ``<submission>.json`` per submission, in ``out``."""
+    sandbox, reasons) and ``<submission>.json`` per submission, in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     questions = sorted({q for o in outcomes for q in o.possible},
                        key=lambda q: (len(q), q))
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["submission", "exercise", *questions, "total", "possible", "status",
-                         "reasons"])
+                         "sandbox", "reasons"])
         for o in outcomes:
             writer.writerow([o.submission, o.exercise or "",
                              *[f"{o.scores[q]:g}" if q in o.scores else "" for q in questions],
                              f"{o.total:g}", f"{sum(o.possible.values()):g}", o.status,
-                             " | ".join(o.reasons)])
+                             o.sandbox, " | ".join(o.reasons)])
     for o in outcomes:
         (out / f"{Path(o.submission).stem}.json").write_text(json.dumps(o.to_json(), indent=2))
     return out / "grades.csv"
@@ -608,12 +639,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="where grades.csv goes (default: build/grades/<folder name>)")
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds per submission (default {DEFAULT_TIMEOUT:g})")
-    c = sub.add_parser("_child")
-    c.add_argument("args", nargs=4)
+    g.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb,
+                   help="address space per process, MB (default %(default)s)")
+    g.add_argument("--trust-submissions", action="store_true",
+                   help="grade WITHOUT a sandbox (no bubblewrap here): the submissions' code "
+                        "runs with your rights and can change any grade; every row says so")
     args = parser.parse_args(argv)
-    if args.command == "_child":
-        _child(*args.args)
-        return 0
     if args.command == "assign":
         for source in args.sources or sources():
             written = assign(source)
@@ -621,7 +652,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"autograder -> {written['autograder']}")
         return 0
     out = args.out or ROOT / "build" / "grades" / args.folder.resolve().name
-    outcomes = grade_folder(args.folder, out, timeout=args.timeout)
+    limits = sandbox.Limits(seconds=args.timeout, memory_mb=args.memory_mb)
+    try:
+        outcomes = grade_folder(args.folder, out, limits=limits,
+                                trust_submissions=args.trust_submissions)
+    except sandbox.SandboxUnavailable as err:
+        print(f"cannot grade for credit: no sandbox. {err}.\nSubmissions are arbitrary code; "
+              "without a sandbox they could change each other's grades. If you trust every "
+              "submission in the folder, pass --trust-submissions.", file=sys.stderr)
+        return 2
     print(f"\n{len(outcomes)} submission(s) graded: {out / 'grades.csv'}")
     return 0
 

@@ -7,7 +7,8 @@ test = {   'name': 'q2',
                                                ">>> x = np.ones((8, 100), 'float32')\n"
                                                '>>> a = keras.ops.convert_to_numpy(layer(x, training=False))\n'
                                                '>>> b = keras.ops.convert_to_numpy(layer(x, training=False))\n'
-                                               ">>> assert a.shape == (8, 100) and (not np.allclose(a, b)), 'two calls at inference should differ'\n",
+                                               ">>> print(a.shape, 'two calls at inference agree:', bool(np.allclose(a, b)))\n"
+                                               '(8, 100) two calls at inference agree: False\n',
                                        'hidden': False,
                                        'locked': False}],
                       'scored': True,

@@ -8,7 +8,8 @@ test = {   'name': 'q2',
                                                '>>> qubit = cirq.LineQubit(0)\n'
                                                '>>> sim = q.Simulator(cirq.Circuit(cirq.rx(t).on(qubit)), [t], [cirq.Z(qubit)])\n'
                                                '>>> g = shift_gradient(sim, np.array([[0.4], [1.2]], np.float32), 0)\n'
-                                               '>>> assert g.shape == (2,) and np.allclose(g, -np.sin([0.4, 1.2]), atol=1e-05)\n',
+                                               '>>> print(g.shape, [round(float(v), 4) for v in g])\n'
+                                               '(2,) [-0.3894, -0.932]\n',
                                        'hidden': False,
                                        'locked': False}],
                       'scored': True,
