@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,7 +41,7 @@ SIZES = register(
     smoke=dict(classes=3, clips_per_class=(4, 2, 2), video_size=32, n_frames=6, frame_step=2,
                image_size=16, widths=(4, 8), batch_size=4, epochs=1, bench_clips=8),
     quick=dict(classes=6, clips_per_class=(40, 10, 20), video_size=64, n_frames=8,
-               frame_step=3, image_size=32, widths=(8, 16, 32), batch_size=8, epochs=12,
+               frame_step=2, image_size=32, widths=(8, 16, 32), batch_size=8, epochs=20,
                bench_clips=48),
     full=dict(classes=10, clips_per_class=(30, 10, 10), video_size=0, n_frames=10,
               frame_step=15, image_size=224, widths=(16, 32, 64, 128), batch_size=8, epochs=50,
@@ -222,9 +223,10 @@ def dataset(path: str | os.PathLike[str], n_frames: int, *, batch_size: int,
     """
     gen = FrameGenerator(path, n_frames, training, seed=seed, output_size=output_size,
                          frame_step=frame_step)
+    n_batches = -(-len(gen) // batch_size)
     if not parallel:
         return tf.data.Dataset.from_generator(gen, output_signature=output_signature()) \
-            .batch(batch_size)
+            .batch(batch_size).apply(tf.data.experimental.assert_cardinality(n_batches))
     workers = workers or os.cpu_count() or 1
     spec = output_signature()
     signature = (tf.TensorSpec((None, n_frames, *output_size, 3), tf.float32),
@@ -241,7 +243,38 @@ def dataset(path: str | os.PathLike[str], n_frames: int, *, batch_size: int,
                     if k + 1 < len(chunks) else []
                 yield clips, np.array([label for _, label, _ in chunk], np.int16)
 
-    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
+    return tf.data.Dataset.from_generator(batches, output_signature=signature) \
+        .apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(1)
+
+
+def clips_per_second(data: tf.data.Dataset) -> tuple[float, int]:
+    """(clips per second, clips) over one pass of ``data`` (batches of (clips, labels)),
+    after the first batch (building the pipeline and warming up are not counted)."""
+    import time
+
+    iterator = iter(data)
+    clips = 0
+    try:
+        next(iterator)
+    except StopIteration:
+        return 0.0, 0
+    start = time.perf_counter()
+    for batch, _ in iterator:
+        clips += int(batch.shape[0])
+    return clips / max(time.perf_counter() - start, 1e-9), clips
+
+
+def peak_memory_mb(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """(peak Python/numpy memory in MB while ``fn(*args, **kwargs)`` ran, its result), with
+    ``tracemalloc`` (it sees numpy arrays, not TensorFlow's own buffers)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1] / 2**20, result
+    finally:
+        tracemalloc.stop()
 
 
 # -- the model -------------------------------------------------------------------------------------
@@ -461,3 +494,152 @@ def stream(model: keras.Sequential, clip: Any) -> np.ndarray:
                 x = layer(x, training=False)
         outputs.append(keras.ops.convert_to_numpy(x))
     return np.stack(outputs, 1)
+
+
+def prefix_logits(model: keras.Sequential, clip: Any) -> np.ndarray:
+    """Clip mode on every prefix: (batch, t, classes), entry ``[:, i]`` = the model's output on
+    ``clip[:, :i + 1]`` (what :func:`stream` must reproduce one frame at a time)."""
+    outputs = []
+    for i in range(clip.shape[1]):
+        x = clip[:, :i + 1]
+        for layer in model.layers:  # layer by layer: the Input is fixed to the full length
+            x = layer(x, training=False)
+        outputs.append(keras.ops.convert_to_numpy(x))
+    return np.stack(outputs, 1)
+
+
+# -- the lessons' data and training -----------------------------------------------------------
+def lesson_data(P: Any, root: str | os.PathLike[str] | None = None,
+                seed: int = 0) -> dict[str, Path]:
+    """The split folders (``train``, ``val``, ``test``) for profile sizes ``P``.
+
+    ``smoke`` and ``quick``: simulated motion clips (:func:`frontier.data.synthetic.videos`,
+    the first ``P.classes`` motions), written once under ``root`` (default: the data cache).
+    ``full``: the tutorial's 10-class UCF101 subset (:func:`ucf101_subset`, downloads).
+    """
+    if P.name == "full":
+        return ucf101_subset(root, clips_per_class=P.clips_per_class, n_classes=P.classes)
+    from frontier.data import cache_dir
+    from frontier.data.synthetic.videos import MOTIONS, videos
+
+    need = 1 + (P.n_frames - 1) * P.frame_step
+    root = Path(root) if root is not None else cache_dir() / "synthetic_videos" / P.name
+    return videos(root, classes=MOTIONS[: P.classes], clips_per_class=P.clips_per_class,
+                  size=P.video_size, frames=(need, need + need // 2), seed=seed)
+
+
+def lesson_datasets(P: Any, splits: dict[str, Path], *, seed: int = 0,
+                    parallel: bool = True) -> dict[str, tf.data.Dataset]:
+    """``tf.data`` pipelines for each split at the profile's sizes (train shuffled)."""
+    return {name: dataset(folder, P.n_frames, batch_size=P.batch_size,
+                          training=name == "train", parallel=parallel, seed=seed,
+                          output_size=(P.image_size, P.image_size), frame_step=P.frame_step)
+            for name, folder in splits.items()}
+
+
+def compile_classifier(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Adam, cross-entropy on logits and integer labels, accuracy (the tutorial's, with a
+    learning rate for short runs; the tutorial uses 1e-4 for 50 epochs)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def train_classifier(model: keras.Model, data: dict[str, tf.data.Dataset], epochs: int,
+                     learning_rate: float = 1e-3) -> dict[str, list[float]]:
+    """Compile (:func:`compile_classifier`) and fit on ``data["train"]``, validating on
+    ``data["val"]``; returns the history (loss, accuracy, val_loss, val_accuracy per epoch).
+
+    Quiet: no progress bar, and not TensorFlow's retracing notice for the smaller last batch.
+    """
+    compile_classifier(model, learning_rate)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        history = model.fit(data["train"], validation_data=data["val"], epochs=epochs,
+                            shuffle=False, verbose=0)
+    finally:
+        logger.setLevel(level)
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def predict_labels(model: keras.Model, data: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, predicted labels) over a whole dataset, in its order."""
+    true, pred = [], []
+    for clips, labels in data:
+        true.append(labels.numpy())
+        pred.append(np.argmax(model(clips, training=False), -1))
+    return np.concatenate(true).astype(int), np.concatenate(pred).astype(int)
+
+
+# -- the full profile: the tutorial's UCF101 subset ----------------------------------------------
+def ucf101_class(member: str) -> str:
+    """The class of a UCF101 clip from its name: ``UCF101/v_ApplyEyeMakeup_g08_c01.avi`` ->
+    ``ApplyEyeMakeup`` (the tutorial's ``split('_')[-3]``)."""
+    return Path(member).name.split("_")[-3]
+
+
+def ucf101_group(member: str) -> str:
+    """The group of a UCF101 clip (``g08``): clips of one group share actors and scene."""
+    return Path(member).name.split("_")[-2]
+
+
+def split_ucf101(members: list[str], n_classes: int = 10,
+                 clips_per_class: tuple[int, int, int] = (30, 10, 10),
+                 seed: int = 0) -> dict[str, list[str]]:
+    """The tutorial's subset: the first ``n_classes`` classes in archive order, and
+    ``clips_per_class`` = (train, val, test) clips of each, as {split: [member]}.
+
+    Seeded, and split by group: UCF101's clips come in groups cut from one long video (same
+    actor, same scene), and the tutorial's random split puts clips of one group into train and
+    test. Here each group goes to one split only (groups are shuffled with ``seed`` and dealt
+    out in order; the clips of a group that would overfill a split are left out).
+    """
+    by_class: dict[str, dict[str, list[str]]] = {}
+    for member in members:
+        if member.endswith(".avi") and len(Path(member).name.split("_")) >= 4:
+            by_class.setdefault(ucf101_class(member), {}) \
+                .setdefault(ucf101_group(member), []).append(member)
+    classes = list(by_class)[:n_classes]
+    if len(classes) < n_classes:
+        raise ValueError(f"the archive has {len(classes)} classes of clips, not {n_classes}")
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for cls in classes:
+        groups = sorted(by_class[cls])
+        order = np.random.default_rng([seed, zlib.crc32(cls.encode())]).permutation(len(groups))
+        queue = [sorted(by_class[cls][groups[i]]) for i in order]
+        for name, count in zip(splits, clips_per_class, strict=True):
+            taken: list[str] = []
+            while queue and len(taken) < count:
+                taken += queue.pop(0)[: count - len(taken)]
+            if len(taken) < count:
+                raise ValueError(f"class {cls!r} has too few clips for {clips_per_class}")
+            splits[name] += taken
+    return splits
+
+
+def ucf101_subset(root: str | os.PathLike[str] | None = None, *,
+                  clips_per_class: tuple[int, int, int] = (30, 10, 10), n_classes: int = 10,
+                  seed: int = 0, url: str | None = None, progress: bool = True) -> dict[str, Path]:
+    """Fetch the tutorial's UCF101 subset into ``root/{train,val,test}/<class>/<clip>.avi``.
+
+    Only the chosen clips are downloaded, member by member, from the UCF101 zip in the asset
+    registry (``ucf101_videos``; ~500 clips, not 6.5 GB), each checked against the zip's CRC and
+    written atomically; clips already there are kept. ``url`` overrides the registry's (tests).
+    Offline, raises :class:`~frontier.data.FetchError` within seconds.
+    """
+    from frontier.data import cache_dir, load_registry
+    from frontier.data.remotezip import fetch_members, list_members
+
+    if url is None:
+        url = load_registry()["ucf101_videos"].url
+    root = Path(root) if root is not None else cache_dir() / "ucf101_subset"
+    names = [info.filename for info in list_members(url)]
+    splits = split_ucf101(names, n_classes, clips_per_class, seed)
+    rename = {m: f"{name}/{ucf101_class(m)}/{Path(m).name}"
+              for name, members in splits.items() for m in members}
+    fetch_members(url, list(rename), root, rename=rename, progress=progress,
+                  asset="ucf101_videos")
+    return {name: root / name for name in splits}

@@ -59,15 +59,18 @@ def render_clip(motion: str, rng: np.random.Generator, *, size: int = 64,
 
     if motion not in MOTIONS:
         raise ValueError(f"unknown motion {motion!r}: use one of {', '.join(MOTIONS)}")
-    background = _texture(rng, size, int(rng.integers(4, 12)))
-    colour = rng.uniform(0, 255, 3)
+    texture = _texture(rng, size, int(rng.integers(4, 12))).astype(np.float32)
+    level = rng.uniform(60, 196)  # a low-contrast textured background around a grey level
+    background = (level + 0.1 * (texture - 128)).clip(0, 255).astype(np.uint8)
+    colour = (level + rng.choice([-1, 1]) * rng.uniform(60, 100)
+              + rng.uniform(-40, 40, 3)).clip(0, 255)  # the shape stands out from it
     shape = _shape_points(rng)
-    radius = size * rng.uniform(0.12, 0.22)
+    radius = size * rng.uniform(0.22, 0.32)
     centre = rng.uniform(0, size, 2)  # where the shape is in the middle of the clip
     angle = rng.uniform(0, 2 * np.pi)
-    speed = size * rng.uniform(0.012, 0.03)  # pixels per frame
-    spin = rng.uniform(0.06, 0.16)  # radians per frame
-    noise = rng.uniform(2, 10)
+    speed = size * rng.uniform(0.05, 0.08)  # pixels per frame
+    spin = rng.uniform(0.2, 0.35)  # radians per frame
+    noise = rng.uniform(2, 6)
     t = np.arange(n_frames) - (n_frames - 1) / 2  # symmetric in time: frame marginals agree
     frames = np.empty((n_frames, size, size, 3), np.uint8)
     for i, ti in enumerate(t):
