@@ -41,7 +41,7 @@ SIZES = register(
     smoke=dict(classes=3, clips_per_class=(4, 2, 2), video_size=32, n_frames=6, frame_step=2,
                image_size=16, widths=(4, 8), batch_size=4, epochs=1, bench_clips=8),
     quick=dict(classes=6, clips_per_class=(40, 10, 20), video_size=64, n_frames=8,
-               frame_step=2, image_size=32, widths=(8, 16, 32), batch_size=8, epochs=20,
+               frame_step=2, image_size=32, widths=(8, 16, 32), batch_size=8, epochs=60,
                bench_clips=48),
     full=dict(classes=10, clips_per_class=(30, 10, 10), video_size=0, n_frames=10,
               frame_step=15, image_size=224, widths=(16, 32, 64, 128), batch_size=8, epochs=50,
