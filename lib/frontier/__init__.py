@@ -1,8 +1,8 @@
 """frontier: the helper library of the Frontier course.
 
 Lessons (the notebooks in ``notebooks/``) tell; this package does. One module per workload,
-named after it: ``bit``, ``galaxy``, ``esrgan``, ``quantum`` and ``tinyml`` so far
-(``frontier.lessons.COURSE`` is the lesson map, with the lessons still to come). Shared modules:
+named after it: ``bit``, ``galaxy``, ``video``, ``esrgan``, ``quantum`` and ``tinyml``
+(``frontier.lessons.COURSE`` is the lesson map). Shared modules:
 ``profiles`` (smoke / quick / full sizes), ``report`` (recorded results), ``data`` (downloads,
 the registry, embedded and simulated data), ``train`` (a strategy-aware training loop),
 ``environment`` (version guard and environment report), ``lessons`` (runs the notebooks,
