@@ -6,8 +6,9 @@ named after it: ``bit``, ``galaxy``, ``video``, ``esrgan``, ``quantum`` and ``ti
 ``profiles`` (smoke / quick / full sizes), ``report`` (recorded results), ``data`` (downloads,
 the registry, embedded and simulated data), ``train`` (a strategy-aware training loop),
 ``environment`` (version guard and environment report), ``lessons`` (runs the notebooks,
-``make lessons``), ``site`` (the course website, ``make site``) and ``exercises`` (otter-grader
-exercise sets and grading).
+``make lessons``), ``site`` (the course website, ``make site``) ``exercises`` (otter-grader
+exercise sets and grading) and ``sandbox`` (the bubblewrap sandbox the grader runs each
+submission in).
 
 Importing ``frontier`` is cheap: TensorFlow is imported by the modules that need it.
 """
