@@ -1,5 +1,5 @@
 """frontier.quantum: the TensorFlow statevector simulator against cirq, gradients, shot noise,
-the layerwise recipe and the Keras layer."""
+the layerwise recipe and the lesson's experiments."""
 
 from __future__ import annotations
 
@@ -138,21 +138,22 @@ def test_qnn_circuit_layers_and_zero_init_state():
     np.testing.assert_allclose(sim(values).numpy(), 0.0, atol=1e-6)
 
 
-def test_pqc_layer_trains_only_unmasked_weights():
-    circuit, xs, ws, readout = q.qnn_circuit(2, 3, seed=0)
-    layer = q.PQC(circuit, xs, ws, [cirq.Z(readout)])
-    x = tf.constant([[0.0, 1.0], [1.0, 0.0]])
-    layer(x)
-    assert np.all(layer.circuit_weights.numpy() == 0), "zero-initialised"
-    layer.set_trainable(range(3, 6))  # the second layer's three rotations
-    layer.circuit_weights.assign(np.linspace(0.1, 0.9, 9).astype(np.float32))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x))
-    grad = tape.gradient(loss, layer.circuit_weights).numpy()
-    assert np.all(grad[:3] == 0) and np.all(grad[6:] == 0) and np.any(grad[3:6] != 0)
-    noisy = q.PQC(circuit, xs, ws, [cirq.Z(readout)], repetitions=5)
-    out = noisy(x).numpy()
-    assert np.all(np.isin(np.round(out * 5), np.arange(-5, 6)))
+def test_profile_resolves_from_a_fresh_interpreter():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import frontier
+
+    code = ("import frontier; P = frontier.profile('smoke', 'quantum'); "
+            "print(P.pixels, P.runs)")
+    env = {**os.environ, "PYTHONPATH": str(Path(frontier.__file__).parents[1]),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "(3, 2) 2"
 
 
 def test_binary_digits_removes_contradictions():
@@ -169,10 +170,10 @@ def test_runs_train_and_count_shots():
     x, y, _ = q.binary_digits((3, 2), threshold=0.3)
     data = q.split(x, y, 32, 32, seed=0)
     runs = q.Runs(n_data=6, max_layers=3, runs=3, repetitions=None, seed=0)
-    before = runs.test_error(data[2], data[3], 3)
-    history = q.train_complete_depth(runs, data, layers=3, blocks=2, epochs_per_block=3,
-                                     batch_size=16, learning_rate=0.1, progress=False)
-    assert np.mean(history["test_error"][-1]) < np.mean(before)
+    history = q.train_complete_depth(runs, data, layers=3, epochs=6, batch_size=16,
+                                     learning_rate=0.1, progress=False)
+    assert len(history["test_error"]) == 7, "the start, then one entry per epoch"
+    assert np.mean(history["test_error"][-1]) < np.mean(history["test_error"][0])
     noisy = q.Runs(n_data=6, max_layers=3, runs=2, repetitions=10, seed=0)
     q.train_layerwise(noisy, data, n_steps=1, epochs_per_step=1, sweeps=0, batch_size=16,
                       learning_rate=0.1, progress=False)
@@ -180,28 +181,72 @@ def test_runs_train_and_count_shots():
     assert noisy.shots.tolist() == [32 * 10 * (1 + 2 * 21)] * 2
 
 
+def test_complete_depth_stops_at_the_measurement_budget():
+    x, y, _ = q.binary_digits((3, 2), threshold=0.3)
+    data = q.split(x, y, 16, 16, seed=0)
+    per_epoch = 16 * 10 * (1 + 2 * 3 * 7)  # examples x shots x (1 + 2 x trained angles)
+    runs = q.Runs(n_data=6, max_layers=3, runs=2, repetitions=10, seed=0)
+    history = q.train_complete_depth(runs, data, layers=3, batch_size=8, learning_rate=0.1,
+                                     budget_shots=2.5 * per_epoch, progress=False)
+    assert history["shots"] == [0.0, per_epoch, 2 * per_epoch], "stops before the third epoch"
+    with pytest.raises(ValueError, match="budget_shots needs sampled runs"):
+        q.train_complete_depth(q.Runs(6, 3, 1, None), data, layers=3, batch_size=8,
+                               learning_rate=0.1, budget_shots=10)
+
+
 def test_layered_qnn_matches_the_general_simulator():
+    """Exact values agree; with the same seed the layer loop and the general simulator share the
+    measurements and the parameter-shift gradient (one sampler, one rule)."""
     circuit, xs, ws, readout = q.qnn_circuit(3, 5, seed=4)
     general = q.Simulator(circuit, xs + ws, [cirq.Z(readout)])
     layered = q.LayeredQNN(3, max_layers=7, seed=4)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2, (6, 3)).astype(np.float32)
-    w = rng.uniform(-np.pi, np.pi, (6, 5, 4)).astype(np.float32)
-    expected = general(np.concatenate([x, w.reshape(6, -1)], 1)).numpy()[:, 0]
-    np.testing.assert_allclose(layered.expect(x, tf.constant(w)).numpy(), expected, atol=1e-5)
-    sampled = layered.expect(x, tf.constant(w), repetitions=10, seed=(1, 2)).numpy()
-    assert np.all(np.abs(sampled * 10 - np.round(sampled * 10)) < 1e-5)
+    w = tf.Variable(rng.uniform(-np.pi, np.pi, (6, 5, 4)).astype(np.float32))
+    values = tf.Variable(np.concatenate([x, w.numpy().reshape(6, -1)], 1))
+    np.testing.assert_allclose(layered.expect(x, w).numpy(), general(values).numpy()[:, 0],
+                               atol=1e-5)
+    trainable = np.zeros((5, 4), bool)
+    trainable[[0, 3]] = True  # the start layer and one later layer
+    with tf.GradientTape() as tape:
+        a = layered.expect(x, w, repetitions=10, seed=(1, 2), trainable=trainable)
+        total_a = tf.reduce_sum(a)
+    grad_a = tape.gradient(total_a, w).numpy()
+    columns = general.columns_for(3 + np.flatnonzero(trainable.ravel()))
+    with tf.GradientTape() as tape:
+        b = general(values, repetitions=10, seed=(1, 2), shift_columns=columns)[:, 0]
+        total_b = tf.reduce_sum(b)
+    grad_b = tape.gradient(total_b, values).numpy()
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert np.all(np.abs(a.numpy() * 10 - np.round(a.numpy() * 10)) < 1e-5), "10-shot grid"
+    np.testing.assert_allclose(grad_a, grad_b[:, 3:].reshape(6, 5, 4), atol=1e-6)
+    assert np.all(grad_a[:, ~trainable] == 0) and np.any(grad_a[:, trainable] != 0)
+    assert np.all(grad_b[:, :3] == 0), "data symbols are not shifted"
+
+
+def test_parameter_shift_rejects_zero_repetitions():
+    with pytest.raises(ValueError, match="at least one measurement"):
+        q.parameter_shift(lambda p: p[:, 0], tf.zeros([2, 1]), 0, tf.constant([1, 2]), [0])
+
+
+def test_cz_ladder_and_z_signs_match_cirq():
+    qubits = cirq.LineQubit.range(4)
+    pairs = zip(qubits[:-1], qubits[1:], strict=True)
+    ladder = cirq.unitary(cirq.Circuit(cirq.CZ(a, b) for a, b in pairs))
+    np.testing.assert_allclose(q.cz_ladder_signs(4), np.diag(ladder).real)
+    z0z2 = cirq.Circuit(cirq.Z(qubits[0]), cirq.Z(qubits[2]), cirq.I.on_each(*qubits))
+    np.testing.assert_allclose(q.z_signs(4, [0, 2]), np.diag(cirq.unitary(z0z2)).real)
 
 
 def test_fast_barren_plateau_circuit_matches_cirq_built_one():
     circuit, thetas = q.random_layers_circuit(3, 4, seed=7)
     kinds = q.rotation_types(3, 4, seed=7)
-    axes = np.eye(3, dtype=np.float32)[np.searchsorted(["X", "Y", "Z"], kinds)][None]
     angles = np.random.default_rng(1).uniform(0, 6, (1, 4, 3)).astype(np.float32)
     qubits = sorted(circuit.all_qubits())
     general = q.expectation(circuit, thetas, angles.reshape(1, -1),
                             [cirq.Z(qubits[0]) * cirq.Z(qubits[1])]).numpy()[0, 0]
-    fast = q._random_layers_z0z1(tf.constant(angles), tf.constant(axes), 3).numpy()[0]
+    fast = q.plateau_circuit(3, 4).expect(np.zeros((1, 0)), angles,
+                                          axes=q.axes_onehot(kinds)[None]).numpy()[0]
     assert abs(general - fast) < 1e-5
 
 
