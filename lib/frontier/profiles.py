@@ -8,7 +8,7 @@ Every lesson runs in one of three profiles (notebook 00 explains them):
 
 A lesson module registers its own sizes next to its code::
 
-    # lib/frontier/quantum.py
+    # lib/frontier/quantum/lesson.py
     SIZES = register("quantum",
                      smoke=dict(qubits=4, runs=2),
                      quick=dict(qubits=6, runs=20),
