@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _report import write_report  # tests/benchmarks/_report.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,13 +91,8 @@ def main() -> None:
         print(f"{label:<14}{r['images_per_s']:>10.2f}{r['s_per_step']:>9.2f}"
               f"{r['first_step_s']:>12.1f}{r['peak_rss_mb']:>10.0f}")
     print(f"jit / default throughput: {ratio:.2f}x")
-    out_dir = ROOT / "build" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = {"benchmark": "bit_r50x1_train_cpu", "quick": args.quick, "results": results,
-              "jit_over_default": ratio, "machine": platform.machine(),
-              "cpus": os.cpu_count(), "python": platform.python_version()}
-    (out_dir / "bench_bit.json").write_text(json.dumps(report, indent=2))
-    print(f"wrote {out_dir / 'bench_bit.json'}")
+    write_report("bench_bit", {"benchmark": "bit_r50x1_train_cpu", "quick": args.quick,
+                               "results": results, "jit_over_default": ratio})
 
 
 if __name__ == "__main__":

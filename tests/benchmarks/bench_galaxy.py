@@ -16,10 +16,10 @@ Prints a table and writes build/bench/bench_galaxy.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
+
+from _report import write_report  # tests/benchmarks/_report.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,8 +28,6 @@ from scipy.stats import binom  # noqa: E402
 
 from frontier import galaxy  # noqa: E402
 from frontier.data.synthetic import galaxies  # noqa: E402
-
-OUT = Path(__file__).resolve().parents[2] / "build" / "bench" / "bench_galaxy.json"
 
 
 def scipy_bald(rho_samples: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -98,13 +96,10 @@ def main() -> None:
                          "cpu_s": time.process_time() - cpu})
     print("training round, 250 steps: " + ", ".join(
         f"{t['wall_s']:.1f} s wall / {t['cpu_s']:.1f} s CPU" for t in training))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"bald_galaxies_per_s": ours_rate,
-                               "scipy_loop_galaxies_per_s": base_rate,
-                               "speedup": ours_rate / base_rate, "rounds": rounds,
-                               "mc_sampling_seconds": timings,
-                               "training_rounds": training}, indent=2))
-    print(f"wrote {OUT}")
+    write_report("bench_galaxy", {"bald_galaxies_per_s": ours_rate,
+                                  "scipy_loop_galaxies_per_s": base_rate,
+                                  "speedup": ours_rate / base_rate, "rounds": rounds,
+                                  "mc_sampling_seconds": timings, "training_rounds": training})
 
 
 if __name__ == "__main__":

@@ -30,10 +30,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from _report import write_report  # tests/benchmarks/_report.py, beside this script
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "build" / "bench" / "bench_grading.json"
 EXERCISE = "00_warmup"
 
 
@@ -118,12 +119,8 @@ def main() -> None:
             for w in table))
     load = os.getloadavg()
     print(f"load average while measuring: {load[0]:.1f} (cores: {os.cpu_count()})")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"exercise": EXERCISE, "repeat": args.repeat,
-                               "old_ref": args.old_ref, "seconds_per_submission": table,
-                               "load_average_1min": load[0], "cores": os.cpu_count()},
-                              indent=2))
-    print(f"wrote {OUT}")
+    write_report("bench_grading", {"exercise": EXERCISE, "repeat": args.repeat,
+                                   "old_ref": args.old_ref, "seconds_per_submission": table})
 
 
 if __name__ == "__main__":

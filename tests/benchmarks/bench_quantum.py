@@ -14,10 +14,10 @@ build/bench/bench_quantum.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
+
+from _report import write_report  # tests/benchmarks/_report.py, beside this script
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,7 +28,6 @@ import tensorflow as tf  # noqa: E402
 from frontier import quantum as q  # noqa: E402
 
 BATCH = 128
-OUT = Path(__file__).resolve().parents[2] / "build" / "bench" / "bench_quantum.json"
 
 
 def best_of(fn, repeat: int) -> float:
@@ -113,14 +112,11 @@ def main() -> None:
     for g in grow:
         print(f"  {g['qubits']:>2} qubits: {1000 * g['forward_s']:8.1f} ms per batch of "
               f"{g['batch']:>3} ({g['per_state_ms'] / base:6.1f}x the 4-qubit cost per state)")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"cases": cases, "growth": grow,
-                               "tfq_reference_ms": {"forward_gradient_adjoint": 250,
-                                                    "parameter_shift": 12000,
-                                                    "note": "TFQ 0.7.6 figures quoted in the "
-                                                            "issue, not measured here"}},
-                              indent=2))
-    print(f"\nwrote {OUT}")
+    write_report("bench_quantum", {"cases": cases, "growth": grow,
+                                   "tfq_reference_ms": {"forward_gradient_adjoint": 250,
+                                                        "parameter_shift": 12000,
+                                                        "note": "TFQ 0.7.6 figures quoted in "
+                                                                "the issue, not measured here"}})
 
 
 if __name__ == "__main__":
